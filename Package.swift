@@ -1,0 +1,36 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "dkim-milter",
+    products: [
+        .library(name: "DKIM", targets: ["DKIM"]),
+        .executable(name: "dkimkey", targets: ["dkimkey"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Sans-I/O core: parsing, canonicalization, sessions, results. No C, no files, no clock reads.
+        .target(name: "DKIM"),
+        // OpenSSL's libcrypto, wrapped once by DKIMOpenSSL.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "DKIMOpenSSL", dependencies: ["DKIM", "COpenSSL"]),
+        // glibc's resolver, wrapped once by DKIMDNS.
+        .systemLibrary(name: "CResolv"),
+        .target(name: "DKIMDNS", dependencies: ["DKIM", "CResolv"]),
+        // What the dkimkey commands do, as a library so it can be tested.
+        .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS"]),
+        .executableTarget(name: "dkimkey", dependencies: [
+            "DKIMKeyTool", "DKIM", "DKIMOpenSSL", "DKIMDNS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "DKIMTestSupport", dependencies: ["DKIM"]),
+        .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMKeyCLITests", dependencies: ["DKIMTestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

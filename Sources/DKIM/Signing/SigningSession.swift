@@ -1,0 +1,92 @@
+/// Signs one message fed field by field and chunk by chunk (RFC 6376 §5).
+///
+/// Sans-I/O: the key signs through `DKIMSigningKey`, the clock is the caller's `t=`.
+public struct SigningSession {
+    public let configuration: SignerConfiguration
+    private let key: any DKIMSigningKey
+    private let crypto: any DKIMCryptoProvider
+    private let algorithm: SignatureAlgorithm
+    private var headers: [HeaderField] = []
+    private var headerDigest: (any IncrementalDigest)?
+    private var signedNames: [String] = []
+    private var bodyHasher: BodyHasher
+
+    /// - Throws: `.invalidArgument` when the key cannot make the requested algorithm, or is an
+    ///   RSA key below 1024 bits (RFC 8301 §3.2: signers MUST use at least 1024 bits).
+    public init(configuration: SignerConfiguration, key: any DKIMSigningKey, crypto: any DKIMCryptoProvider) throws(DKIMError) {
+        let algorithm = configuration.algorithm ?? SignatureAlgorithm(keyType: key.keyType)
+        guard algorithm.keyType == key.keyType else {
+            throw DKIMError(.invalidArgument,
+                "a=\(algorithm.rawValue) needs a \(algorithm.keyType.rawValue) key, but the key is \(key.keyType.rawValue)")
+        }
+        if key.keyType == .rsa && key.bitCount < 1024 {
+            throw DKIMError(.invalidArgument, "the RSA key has \(key.bitCount) bits; RFC 8301 §3.2 requires at least 1024 (2048 recommended)")
+        }
+        guard !configuration.domain.isEmpty, !configuration.selector.isEmpty else {
+            throw DKIMError(.invalidArgument, "the signing domain and selector must not be empty")
+        }
+        if let names = configuration.signedHeaderNames {
+            guard names.contains(where: { $0.lowercased() == "from" }) else {
+                throw DKIMError(.invalidArgument, "the signed header list must include From (RFC 6376 §5.4)")
+            }
+            guard !names.contains(where: { $0.isEmpty || $0.contains(":") || $0.contains(where: { $0 == " " || $0 == ";" }) }) else {
+                throw DKIMError(.invalidArgument, "the signed header list contains an invalid name")
+            }
+        }
+        self.configuration = configuration
+        self.key = key
+        self.crypto = crypto
+        self.algorithm = algorithm
+        self.bodyHasher = BodyHasher(configuration.canonicalization.body, digest: crypto.makeSHA256())
+    }
+
+    /// Adds the next header field, top to bottom.
+    public mutating func append(_ field: HeaderField) {
+        headers.append(field)
+    }
+
+    /// Ends the header section and hashes the fields to sign.
+    public mutating func endOfHeaders() {
+        signedNames = (configuration.signedHeaderNames ?? SignerConfiguration.defaultHeaderNames(for: headers))
+            .map { $0.lowercased() }
+        var picker = HeaderFieldPicker(headers)
+        var digest = crypto.makeSHA256()
+        var canonical: [UInt8] = []
+        for index in picker.pick(signedNames) {
+            canonical.removeAll(keepingCapacity: true)
+            configuration.canonicalization.header.canonicalizeHeader(headers[index].bytes, into: &canonical)
+            digest.update(canonical)
+        }
+        headerDigest = digest
+        headers = []
+    }
+
+    /// Adds the next chunk of the body (CRLF line endings).
+    public mutating func appendBody(_ chunk: UnsafeBufferPointer<UInt8>) {
+        bodyHasher.update(chunk)
+    }
+
+    /// Adds the next chunk of the body (CRLF line endings).
+    public mutating func appendBody(_ chunk: [UInt8]) {
+        chunk.withUnsafeBufferPointer { appendBody($0) }
+    }
+
+    /// Ends the message and returns the DKIM-Signature field to put on top of it (RFC 6376 §5.6).
+    public mutating func finish() throws(DKIMError) -> HeaderField {
+        if headerDigest == nil { endOfHeaders() }
+        let bodyHash = bodyHasher.finalize()
+        var signature = DKIMSignature(
+            algorithm: algorithm, domain: configuration.domain, selector: configuration.selector,
+            canonicalization: configuration.canonicalization, signedHeaderNames: signedNames, bodyHash: bodyHash,
+            identity: configuration.identity,
+            bodyLength: configuration.includesBodyLength ? bodyHasher.canonicalLength : nil,
+            timestamp: configuration.timestamp, expiration: configuration.expiration)
+        let unsigned = signature.headerField(includeSignatureData: false)
+        var digest = headerDigest!
+        var canonical: [UInt8] = []
+        configuration.canonicalization.header.canonicalizeHeader(unsigned.bytes, terminated: false, into: &canonical)
+        digest.update(canonical)
+        signature.signatureData = try key.signature(forDigest: digest.finalize())
+        return signature.headerField(includeSignatureData: true)
+    }
+}

@@ -1,0 +1,24 @@
+/// What the verifier concluded about one DKIM-Signature field.
+public struct SignatureVerification: Sendable {
+    /// 1 for the topmost DKIM-Signature field, 2 for the next, …
+    public var index: Int
+    /// The parsed signature; nil when it could not be parsed.
+    public var signature: DKIMSignature?
+    /// `d=` as written, when present (also for unparseable signatures).
+    public var domain: String?
+    /// `s=` as written, when present.
+    public var selector: String?
+    /// `a=` as written, when present.
+    public var algorithm: String?
+    /// The result.
+    public var result: VerificationResult
+    /// The key record used, when one was found and parsed.
+    public var keyRecord: KeyRecord?
+    /// The body hash computed over the message, when it was computed.
+    public var computedBodyHash: [UInt8]?
+    /// The length of the canonicalized body, when it was computed.
+    public var canonicalBodyLength: Int?
+
+    /// A sentence saying why the signature did not pass, or "signature verified".
+    public var reason: String { result.error?.reason ?? "signature verified" }
+}

@@ -1,0 +1,136 @@
+import DKIM
+import DKIMOpenSSL
+
+/// `dkimkey verify --explain`: what failed (body hash, header hash, key, policy) and which
+/// common transformations in transit would make the signature pass again, found by re-hashing.
+struct FailureExplainer {
+    let message: [UInt8]
+    let verifier: DKIMVerifier
+
+    private struct Parsed {
+        var headers: [HeaderField] = []
+        var body: [UInt8] = []
+    }
+
+    private func parse() -> Parsed {
+        var parsed = Parsed()
+        var parser = MessageParser(lineEndings: .detect(in: message))
+        func handle(_ e: MessageParser.Event) {
+            switch e {
+            case .header(let f): parsed.headers.append(f)
+            case .endOfHeaders: break
+            case .body(let chunk): parsed.body.append(contentsOf: chunk)
+            }
+        }
+        try? parser.parse(message, handle)
+        try? parser.finish(handle)
+        return parsed
+    }
+
+    func explain(_ v: SignatureVerification) -> [String] {
+        guard let error = v.result.error else { return [] }
+        var out: [String] = []
+        switch error.code {
+        case .bodyHashMismatch:
+            out.append("what failed: the body hash — the body was changed after signing; the signed header fields may be intact")
+            if let signature = v.signature { out += bodyCulprits(signature) }
+        case .signatureMismatch:
+            out.append("what failed: the header hash — the body is intact (bh= matches), but the signature over the header fields does not verify")
+            if let signature = v.signature { out += headerCulprits(signature, index: v.index) }
+        case .keyNotFound, .keyUnavailable, .keySyntax, .keyRevoked, .keyUnusable, .keyTypeMismatch,
+             .keyHashNotAllowed, .keyServiceNotAllowed, .keyStrictIdentity:
+            out.append("what failed: the key — \(error.reason)")
+            if let s = v.signature { out.append("check the record with: dig +short TXT \(s.keyQueryName)") }
+        case .keyTooSmall, .keyTooLarge, .forbiddenAlgorithm, .signatureExpired, .timestampInFuture:
+            out.append("what failed: policy — \(error.reason)")
+        case .tooManySignatures:
+            out.append("not evaluated — \(error.reason)")
+        default:
+            out.append("what failed: the signature itself is malformed — \(error.reason)")
+        }
+        return out
+    }
+
+    // MARK: Body
+
+    private func bodyHash(_ body: [UInt8], _ signature: DKIMSignature) -> [UInt8] {
+        var hasher = BodyHasher(signature.canonicalization.body, lengthLimit: signature.bodyLength, digest: SHA256Digest())
+        hasher.update(body)
+        return hasher.finalize()
+    }
+
+    private func bodyCulprits(_ signature: DKIMSignature) -> [String] {
+        let body = parse().body
+        var found: [String] = []
+        func attempt(_ label: String, _ candidate: [UInt8]?) {
+            guard let candidate, candidate != body else { return }
+            if bodyHash(candidate, signature) == signature.bodyHash { found.append("likely culprit: \(label)") }
+        }
+        attempt("bare LF line endings in the body: it passes with every LF written as CRLF",
+                BodyTransforms.bareLFToCRLF(body))
+        attempt("whitespace added at line ends in transit: it passes with trailing whitespace removed",
+                BodyTransforms.trailingWhitespaceRemoved(body))
+        if let cut = BodyTransforms.prefixMatching(body, signature: signature, hash: bodyHash) {
+            found.append("likely culprit: content appended after signing (a list footer or disclaimer): the first \(cut) bytes of the body pass; everything after them was added")
+        }
+        attempt("the body was re-encoded from 8-bit to quoted-printable in transit: it passes decoded",
+                BodyTransforms.quotedPrintableDecoded(body))
+        attempt("8-bit content was re-encoded: it passes when encoded as quoted-printable",
+                BodyTransforms.quotedPrintableEncoded(body))
+        if found.isEmpty {
+            found.append("no common transformation (line endings, trailing whitespace, appended footer, 8-bit/quoted-printable) explains it: the text itself was changed")
+            if signature.canonicalization.body == .simple {
+                found.append("hint: c=.../simple breaks on any whitespace change; relaxed body canonicalization is more robust")
+            }
+        }
+        return found
+    }
+
+    // MARK: Headers
+
+    private func headerCulprits(_ signature: DKIMSignature, index: Int) -> [String] {
+        let headers = parse().headers
+        var found: [String] = []
+        let sigFields = headers.filter { $0.hasName("dkim-signature") }
+        guard index - 1 < sigFields.count, case .records(let records) = verifier.resolver.lookupTXT(signature.keyQueryName),
+              let record = records.lazy.compactMap({ try? KeyRecord(parsing: $0) }).first,
+              let key = try? PublicKey(type: record.keyType, publicKeyData: record.publicKeyData) else {
+            return ["the key could not be fetched again to test further"]
+        }
+        let field = sigFields[index - 1]
+        func verifies(_ canonicalization: Canonicalization, _ fields: [HeaderField]) -> Bool {
+            guard let colon = field.colonIndex,
+                  let tags = try? TagList(parsing: field.bytes, range: (colon + 1)..<field.bytes.count) else { return false }
+            var picker = HeaderFieldPicker(fields)
+            var digest = SHA256Digest()
+            for i in picker.pick(signature.signedHeaderNames) {
+                digest.update(canonicalization.canonicalizedHeader(fields[i]))
+            }
+            digest.update(VerificationSession.strippedSignatureField(field, tags: tags, canonicalization: canonicalization))
+            return key.isValidSignature(signature.signatureData, forDigest: digest.finalize())
+        }
+        if signature.canonicalization.header == .simple && verifies(.relaxed, headers) {
+            found.append("likely culprit: a relay re-folded or re-spaced a signed header field; it passes with relaxed header canonicalization, so c=relaxed/... would have survived")
+        }
+        // Fields added after signing: a signed name present more often than h= lists it.
+        var listed: [String: Int] = [:]
+        for n in signature.signedHeaderNames { listed[n.lowercased(), default: 0] += 1 }
+        var present: [String: Int] = [:]
+        for f in headers { present[f.lowercasedName, default: 0] += 1 }
+        for (name, count) in listed where (present[name] ?? 0) > count {
+            found.append("note: \(name) appears \(present[name]!) times but is signed \(count) times: an instance was added after signing (RFC 6376 §8.15)")
+        }
+        // A signed field removed, or one changed: try removing each unsigned-looking extra field.
+        for (i, f) in headers.enumerated() where listed[f.lowercasedName] != nil && !f.hasName("dkim-signature") {
+            var fewer = headers
+            fewer.remove(at: i)
+            if verifies(signature.canonicalization.header, fewer) {
+                found.append("likely culprit: the field \"\(f.name)\" (header line \(i + 1)) was added after signing; without it the signature verifies")
+            }
+        }
+        if found.isEmpty {
+            found.append("no re-folding or added field explains it: a signed header field (\(Set(signature.signedHeaderNames.map { $0.lowercased() }).sorted().joined(separator: ", "))) was changed, or the published key is not the one that signed (rotated key?)")
+        }
+        return found
+    }
+}

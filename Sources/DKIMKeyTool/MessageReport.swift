@@ -1,0 +1,91 @@
+import DKIM
+import DKIMOpenSSL
+import Foundation
+
+/// `dkimkey verify`: what each signature of one message file came to.
+public struct MessageReport: Sendable {
+    public struct Signature: Sendable, Encodable {
+        public var index: Int
+        public var domain: String?
+        public var selector: String?
+        public var algorithm: String?
+        public var result: String
+        public var reason: String
+        public var code: String?
+        /// Whether d= is aligned with the From domain (DMARC relaxed); only meaningful for pass.
+        public var aligned: Bool
+        /// Present with --explain for a signature that did not pass.
+        public var explanation: [String]?
+    }
+
+    public var file: String
+    public var signatures: [Signature]
+    public var fromDomain: String?
+    /// Whether a passing signature is aligned with the From domain (DMARC relaxed alignment).
+    public var aligned: Bool
+    /// Whether at least one signature passed.
+    public var hasPass: Bool { signatures.contains { $0.result == "pass" } }
+
+    /// Verifies one message file.
+    public static func make(file: String, message: [UInt8], verifier: DKIMVerifier, now: Int,
+                            suffixes: PublicSuffixList, explain: Bool) throws(ToolError) -> MessageReport {
+        let verification: MessageVerification
+        do {
+            verification = try verifier.verify(message: message, now: now)
+        } catch {
+            throw ToolError("\(file): cannot read the message: \(error.reason)")
+        }
+        let fromDomain = verification.fromDomain
+        var signatures: [Signature] = []
+        for v in verification.signatures {
+            let aligned = v.result.isPass && fromDomain != nil && v.domain != nil
+                && suffixes.isRelaxedAligned(v.domain!.lowercased(), fromDomain!)
+            var s = Signature(index: v.index, domain: v.domain, selector: v.selector, algorithm: v.algorithm,
+                              result: v.result.word, reason: v.reason, code: v.result.error?.code.rawValue,
+                              aligned: aligned)
+            if explain && !v.result.isPass {
+                s.explanation = FailureExplainer(message: message, verifier: verifier).explain(v)
+            }
+            signatures.append(s)
+        }
+        return MessageReport(file: file, signatures: signatures, fromDomain: fromDomain,
+                             aligned: signatures.contains { $0.aligned })
+    }
+
+    /// One JSON object on one line.
+    public func json() -> String {
+        struct Line: Encodable {
+            var file: String
+            var signatures: [Signature]
+            var from_domain: String?
+            var aligned: Bool
+            func encode(to encoder: any Encoder) throws {
+                enum K: String, CodingKey { case file, signatures, from_domain, aligned }
+                var c = encoder.container(keyedBy: K.self)
+                try c.encode(file, forKey: .file)
+                try c.encode(signatures, forKey: .signatures)
+                try c.encode(from_domain, forKey: .from_domain)  // null when unknown
+                try c.encode(aligned, forKey: .aligned)
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(Line(file: file, signatures: signatures, from_domain: fromDomain, aligned: aligned))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Lines for people.
+    public func text() -> String {
+        var lines: [String] = []
+        let count = signatures.count
+        let from = fromDomain.map { "From domain \($0)" } ?? "no single From address"
+        lines.append("\(file): \(count == 0 ? "no DKIM signature (dkim=none)" : "\(count) signature\(count == 1 ? "" : "s")"); \(from)")
+        for s in signatures {
+            var line = "  [\(s.index)] d=\(s.domain ?? "-") s=\(s.selector ?? "-") a=\(s.algorithm ?? "-"): \(s.result)"
+            line += s.result == "pass" ? (s.aligned ? ", aligned with From" : ", not aligned with From") : " — \(s.reason)"
+            lines.append(line)
+            for e in s.explanation ?? [] { lines.append("      \(e)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import DKIM
+import DKIMDNS
+import DKIMKeyTool
+import DKIMOpenSSL
+import Foundation
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify and explain every DKIM signature of saved messages.",
+        discussion: """
+            Reports each signature (1 = topmost): d=, s=, algorithm, result in RFC 8601 words \
+            (pass fail neutral policy temperror permerror; none when unsigned), the reason, and whether \
+            a passing signature is aligned with the From domain (DMARC relaxed alignment). \
+            Exit 0 when every file has a passing signature, 1 otherwise, 2 on usage or I/O errors.
+            """)
+
+    @Option(help: """
+        Take keys from this file instead of DNS: NAME<TAB>RECORD lines (NAME is \
+        selector._domainkey.domain; !TEMPFAIL fails temporarily; unlisted names do not exist).
+        """)
+    var records: String?
+
+    @Flag(help: "One JSON object per file per line.")
+    var json = false
+
+    @Flag(help: "For signatures that do not pass: what failed, and likely culprits found by re-hashing.")
+    var explain = false
+
+    @Option(help: "Check at most this many signatures per message.")
+    var maxSignatures: Int = 32
+
+    @Option(help: ArgumentHelp("Verify as of this time (seconds since 1970) instead of now.", visibility: .hidden))
+    var now: Int?
+
+    @Argument(help: "The message files.")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one message file") }
+        guard maxSignatures > 0 else { throw ValidationError("--max-signatures must be at least 1") }
+    }
+
+    func run() throws {
+        let resolver: any TXTResolver
+        if let records {
+            let text = try FileAccess.readText(records, what: "the records file")
+            do {
+                resolver = try StaticTXTResolver(parsingRecordsFile: text)
+            } catch {
+                throw ToolError("the records file \(records): \(error.reason)")
+            }
+        } else {
+            resolver = SystemTXTResolver()
+        }
+        let verifier = DKIMVerifier(configuration: VerifierConfiguration(maximumSignatures: maxSignatures),
+                                    resolver: resolver, crypto: OpenSSLCryptoProvider())
+        let suffixes = PublicSuffixes.load()
+        let time = now ?? Int(Date().timeIntervalSince1970)
+        var allPass = true
+        var ioError = false
+        for file in files {
+            switch Self.report(file: file, verifier: verifier, now: time, suffixes: suffixes, explain: explain) {
+            case .success(let report):
+                Output.line(json ? report.json() : report.text())
+                allPass = allPass && report.hasPass
+            case .failure(let error):
+                Output.error("dkimkey: \(error.message)")
+                ioError = true
+            }
+        }
+        if ioError { throw ExitCode(2) }
+        if !allPass { throw ExitCode(1) }
+    }
+}
+
+extension Verify {
+    static func report(file: String, verifier: DKIMVerifier, now: Int, suffixes: PublicSuffixList,
+                       explain: Bool) -> Result<MessageReport, ToolError> {
+        Result { () throws(ToolError) -> MessageReport in
+            let message = try FileAccess.read(file, what: "the message")
+            return try MessageReport.make(file: file, message: message, verifier: verifier, now: now,
+                                          suffixes: suffixes, explain: explain)
+        }
+    }
+}
+
+enum PublicSuffixes {
+    static func load() -> PublicSuffixList {
+        let path = "/usr/share/publicsuffix/public_suffix_list.dat"
+        guard let data = FileManager.default.contents(atPath: path) else { return .minimal }
+        return PublicSuffixList(parsing: String(decoding: data, as: UTF8.self))
+    }
+}
