@@ -29,8 +29,8 @@ let package = Package(
         .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport"]),
-        .testTarget(name: "DKIMKeyCLITests", dependencies: ["DKIMTestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMTestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
