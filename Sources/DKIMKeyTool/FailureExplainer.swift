@@ -99,15 +99,10 @@ struct FailureExplainer {
         }
         let field = sigFields[index - 1]
         func verifies(_ canonicalization: Canonicalization, _ fields: [HeaderField]) -> Bool {
-            guard let colon = field.colonIndex,
-                  let tags = try? TagList(parsing: field.bytes, range: (colon + 1)..<field.bytes.count) else { return false }
-            var picker = HeaderFieldPicker(fields)
-            var digest = SHA256Digest()
-            for i in picker.pick(signature.signedHeaderNames) {
-                digest.update(canonicalization.canonicalizedHeader(fields[i]))
+            guard let input = try? HeaderHashInput.input(fields, signatureField: field, canonicalization: canonicalization) else {
+                return false
             }
-            digest.update(VerificationSession.strippedSignatureField(field, tags: tags, canonicalization: canonicalization))
-            return key.isValidSignature(signature.signatureData, forDigest: digest.finalize())
+            return key.isValidSignature(signature.signatureData, forDigest: SHA256Digest.hash(input))
         }
         if signature.canonicalization.header == .simple && verifies(.relaxed, headers) {
             found.append("likely culprit: a relay re-folded or re-spaced a signed header field; it passes with relaxed header canonicalization, so c=relaxed/... would have survived")

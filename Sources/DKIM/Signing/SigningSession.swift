@@ -49,14 +49,9 @@ public struct SigningSession {
     public mutating func endOfHeaders() {
         signedNames = (configuration.signedHeaderNames ?? SignerConfiguration.defaultHeaderNames(for: headers))
             .map { $0.lowercased() }
-        var picker = HeaderFieldPicker(headers)
         var digest = crypto.makeSHA256()
-        var canonical: [UInt8] = []
-        for index in picker.pick(signedNames) {
-            canonical.removeAll(keepingCapacity: true)
-            configuration.canonicalization.header.canonicalizeHeader(headers[index].bytes, into: &canonical)
-            digest.update(canonical)
-        }
+        digest.update(HeaderHashInput.signedFields(headers, names: signedNames,
+                                                   canonicalization: configuration.canonicalization.header))
         headerDigest = digest
         headers = []
     }

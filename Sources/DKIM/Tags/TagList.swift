@@ -54,6 +54,19 @@ public struct TagList: Sendable {
         try self.init(parsing: Array(text.utf8))
     }
 
+    /// A best-effort reading of a list that may not parse, for reporting only: `name=value`
+    /// segments, the first of each name winning, malformed segments skipped.
+    public static func lenientValues(_ bytes: [UInt8], range: Range<Int>) -> [String: String] {
+        var values: [String: String] = [:]
+        for segment in bytes[range].split(separator: ASCII.semicolon) {
+            guard let eq = segment.firstIndex(of: ASCII.equals) else { continue }
+            let name = ASCII.string(segment[segment.startIndex..<eq].filter { !ASCII.isFWS($0) })
+            let value = ASCII.string(segment[(eq + 1)...].filter { !ASCII.isFWS($0) })
+            if values[name] == nil { values[name] = value }
+        }
+        return values
+    }
+
     /// The value of a tag, or nil when it is absent.
     public subscript(name: String) -> String? {
         tags.first { $0.name == name }?.value

@@ -100,11 +100,11 @@ public struct VerificationSession {
     // MARK: - Steps
 
     private func describeUnparsed(_ c: inout Candidate) {
-        guard let colon = c.field.colonIndex,
-              let tags = try? TagList(parsing: c.field.bytes, range: (colon + 1)..<c.field.bytes.count) else { return }
-        c.verification.domain = tags["d"]?.removingFWS
-        c.verification.selector = tags["s"]?.removingFWS
-        c.verification.algorithm = tags["a"]?.removingFWS
+        guard let colon = c.field.colonIndex else { return }
+        let values = TagList.lenientValues(c.field.bytes, range: (colon + 1)..<c.field.bytes.count)
+        c.verification.domain = values["d"]
+        c.verification.selector = values["s"]
+        c.verification.algorithm = values["a"]
     }
 
     private mutating func prepare(_ c: inout Candidate) {
@@ -131,14 +131,9 @@ public struct VerificationSession {
             return
         }
         // Hash the signed header fields now; the signature field itself goes last, at finish.
-        var picker = HeaderFieldPicker(headers)
         var digest = crypto.makeSHA256()
-        var canonical: [UInt8] = []
-        for index in picker.pick(signature.signedHeaderNames) {
-            canonical.removeAll(keepingCapacity: true)
-            signature.canonicalization.header.canonicalizeHeader(headers[index].bytes, into: &canonical)
-            digest.update(canonical)
-        }
+        digest.update(HeaderHashInput.signedFields(headers, names: signature.signedHeaderNames,
+                                                   canonicalization: signature.canonicalization.header))
         c.headerDigest = digest
         let key = BodyHashKey(canonicalization: signature.canonicalization.body, length: signature.bodyLength)
         if let existing = bodyHasherKeys[key] {

@@ -1,0 +1,60 @@
+import DKIMOpenSSL
+import DKIMTestSupport
+import Foundation
+import Testing
+@testable import DKIM
+
+/// Every row of the shared corpus's expected.tsv, through the library.
+@Suite struct CorpusVerificationTests {
+    static let resolver: StaticTXTResolver = {
+        (try? StaticTXTResolver(parsingRecordsFile: Fixtures.text("corpus/keys.txt"))) ?? StaticTXTResolver()
+    }()
+    static let verifier = DKIMVerifier(resolver: resolver, crypto: OpenSSLCryptoProvider())
+    static let now = Int(Date().timeIntervalSince1970)
+
+    @Test func corpusIsPresentAndComplete() {
+        #expect(Corpus.expectations.count == 216)
+        #expect(Corpus.signingCases.count == 40)
+    }
+
+    @Test(arguments: Corpus.messageFiles)
+    func verdictMatchesTheCorpus(_ file: String) throws {
+        let message = try Fixtures.bytes("corpus/" + file)
+        let results = try Self.verifier.verify(message: message, now: Self.now).signatures
+        for row in Corpus.expectations where row.file == file {
+            if row.index == 0 {
+                #expect(results.isEmpty, "\(file): expected no signature")
+                continue
+            }
+            let got = try #require(results.first { $0.index == row.index }, "\(row): signature missing")
+            #expect(got.result.word == row.result, "\(row): \(got.reason) — expected \(row.result): \(row.reason)")
+            if row.domain != "-" { #expect(got.domain == row.domain) }
+        }
+    }
+
+    /// Streaming: the library gives the same verdicts whatever the chunk size of the body.
+    @Test(arguments: ["messages/canon-basic-rr.eml", "messages/canon-basic-ss.eml", "messages/rfc8463-appendix-a.eml",
+                      "messages/multi-rsa-and-ed25519.eml"])
+    func verdictDoesNotDependOnChunking(_ file: String) throws {
+        let message = try Fixtures.bytes("corpus/" + file)
+        let whole = try Self.verifier.verify(message: message, now: Self.now).signatures.map(\.result.word)
+        for size in Chunking.smallSizes + [64, 1000] {
+            var parser = MessageParser()
+            var session = VerificationSession(crypto: OpenSSLCryptoProvider(), now: Self.now)
+            var names: [String] = []
+            func handle(_ e: MessageParser.Event) {
+                switch e {
+                case .header(let f): session.append(f)
+                case .endOfHeaders: names = session.endOfHeaders()
+                case .body(let b): session.appendBody(b)
+                }
+            }
+            for chunk in Chunking.split(message, size: size) { try parser.parse(chunk, handle) }
+            try parser.finish(handle)
+            #expect(!names.isEmpty)
+            let results = session.finish { Self.resolver.lookupTXT($0) }.map(\.result.word)
+            #expect(results == whole, "chunk size \(size)")
+        }
+        #expect(whole.allSatisfy { $0 == "pass" })
+    }
+}
