@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need (Debian 12 with Swift installed).
+# Safe to run again: it installs only what is missing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+packages=(
+  libssl-dev          # OpenSSL 3 libcrypto: signing, verifying, key generation
+  libmilter-dev       # libmilter: the dkim-milter daemon
+  python3-dkim        # dkimpy: interoperability tests
+  python3-dnspython   # DNS for dkimpy in the tests
+  libmail-dkim-perl   # Perl Mail::DKIM: interoperability tests
+  libnet-dns-perl
+  opendkim            # OpenDKIM milter: interoperability tests and benchmarks
+  opendkim-tools      # opendkim-testkey
+  dnsmasq-base        # a real DNS server on loopback for the tests
+  publicsuffix        # the Public Suffix List, for DMARC alignment
+  iproute2            # ip, to bring up loopback in the tests' network namespaces
+  util-linux          # unshare
+  pkg-config
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+as_root=()
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null; then as_root=(sudo); else
+    echo "setup: these Debian packages are missing and this is not root: ${missing[*]}" >&2
+    echo "setup: run as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+# OpenDKIM's package starts a service where systemd runs; policy-rc.d keeps it from starting.
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The opendkim package may have started its own daemon through init scripts; the tests start their own.
