@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "DKIM", targets: ["DKIM"]),
         .executable(name: "dkimkey", targets: ["dkimkey"]),
+        .executable(name: "dkim-milter", targets: ["dkim-milter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -19,6 +20,14 @@ let package = Package(
         // glibc's resolver, wrapped once by DKIMDNS.
         .systemLibrary(name: "CResolv"),
         .target(name: "DKIMDNS", dependencies: ["DKIM", "CResolv"]),
+        // libmilter, wrapped once by DKIMMilter (only MilterCallbacks.swift calls smfi_*).
+        .systemLibrary(name: "CMilter", pkgConfig: "milter", providers: [.apt(["libmilter-dev"])]),
+        .target(name: "DKIMMilter", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS", "CMilter"]),
+        .executableTarget(name: "dkim-milter", dependencies: [
+            "DKIMMilter", "DKIM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // A milter-protocol client that speaks to a milter as Postfix does (tests, benchmarks).
+        .target(name: "MilterClient"),
         // What the dkimkey commands do, as a library so it can be tested.
         .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS"]),
         .executableTarget(name: "dkimkey", dependencies: [
@@ -30,7 +39,8 @@ let package = Package(
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMTestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"]),
+        .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,13 @@ public enum EmailAddress {
     ///
     /// Handles `Name <local@domain>`, bare `local@domain`, quoted display names and comments.
     public static func domain(ofFromValue value: String) -> String? {
+        guard let address = address(ofFromValue: value), let at = address.lastIndex(of: "@") else { return nil }
+        return String(address[address.index(after: at)...])
+    }
+
+    /// The single mailbox address of a From value, with the domain in lower case; nil when there
+    /// is no address, or more than one.
+    public static func address(ofFromValue value: String) -> String? {
         var text: [Character] = []
         var depth = 0
         var quoted = false
@@ -33,9 +40,10 @@ public enum EmailAddress {
         guard addresses == 1 else { return nil }
         let address = String(angle ?? text).trimmingWhitespace()
         guard let at = address.lastIndex(of: "@") else { return nil }
+        let local = String(address[..<at]).trimmingWhitespace()
         var domain = String(address[address.index(after: at)...]).trimmingWhitespace().lowercased()
         while domain.hasSuffix(".") { domain.removeLast() }
-        if domain.hasPrefix("[") || domain.isEmpty || domain.contains(" ") { return nil }
-        return domain
+        if domain.hasPrefix("[") || domain.isEmpty || domain.contains(" ") || local.isEmpty { return nil }
+        return local + "@" + domain
     }
 }

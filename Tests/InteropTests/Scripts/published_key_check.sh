@@ -20,7 +20,8 @@ strings=$(grep -o '"[^"]*"' "$txt" | tr -d '"' | paste -sd, -)
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces --port=53 \
   --pid-file="$work/dnsmasq.pid" --txt-record="$selector._domainkey.$domain,$strings" &
 dns_pid=$!
-trap 'kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null' EXIT
+# SIGKILL: a parent may have left SIGTERM blocked, and the blocked mask is inherited.
+trap 'kill -KILL "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null' EXIT
 echo "nameserver 127.0.0.1" > "$work/resolv.conf"
 mount --bind "$work/resolv.conf" /etc/resolv.conf
 for _ in $(seq 50); do
