@@ -51,7 +51,7 @@ struct Verify: ParsableCommand {
                 throw ToolError("the records file \(records): \(error.reason)")
             }
         } else {
-            resolver = SystemTXTResolver()
+            resolver = try SystemTXTResolver()
         }
         let verifier = DKIMVerifier(configuration: VerifierConfiguration(maximumSignatures: maxSignatures),
                                     resolver: resolver, crypto: OpenSSLCryptoProvider())

@@ -1,0 +1,201 @@
+internal import CMilter
+import DKIM
+import Foundation
+import Glibc
+
+/// The only file that talks to libmilter: its callbacks become `MilterSession` calls, and the
+/// session's replies and header changes become `smfi_*` calls.
+enum MilterCallbacks {
+    struct SocketError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func syslog(_ priority: Int32, _ message: String) {
+        cmilter_syslog(priority, message)
+    }
+
+    /// Registers the callbacks and opens the socket (before privileges are dropped).
+    static func open(socket: String) throws(SocketError) {
+        var description = smfiDesc()
+        let name = strdup("dkim-milter")
+        description.xxfi_name = name
+        description.xxfi_version = SMFI_VERSION
+        description.xxfi_flags = UInt(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
+        description.xxfi_connect = connect
+        description.xxfi_envfrom = envelopeFrom
+        description.xxfi_header = header
+        description.xxfi_eoh = endOfHeaders
+        description.xxfi_body = body
+        description.xxfi_eom = endOfMessage
+        description.xxfi_abort = abort
+        description.xxfi_close = close
+        description.xxfi_negotiate = negotiate
+        guard smfi_register(description) == MI_SUCCESS else {
+            throw SocketError(description: "libmilter refused to register the filter")
+        }
+        let spec = strdup(socket)
+        guard smfi_setconn(spec) == MI_SUCCESS else {
+            throw SocketError(description: "libmilter refused the socket \(socket)")
+        }
+        smfi_settimeout(600)
+        guard smfi_opensocket(true) == MI_SUCCESS else {
+            throw SocketError(description: "cannot open the socket \(socket): is another milter listening there, or is the directory missing or not writable?")
+        }
+        if socket.lowercased().hasPrefix("inet") { setNoDelayOnListeningSockets() }
+    }
+
+    /// Runs libmilter's accept loop until SIGTERM/SIGINT/SIGHUP.
+    static func serve() -> Int32 {
+        smfi_main()
+    }
+
+    /// libmilter does not set TCP_NODELAY and does not expose its listening socket. Accepted
+    /// sockets inherit TCP_NODELAY from the listener on Linux, so set it on every listening TCP
+    /// socket of the process: without it, the header change and the final reply of a signed
+    /// message are held by Nagle against the MTA's delayed ACK (~40 ms per message).
+    static func setNoDelayOnListeningSockets() {
+        for fd in Int32(0)..<Int32(1024) {
+            var listening: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1 else { continue }
+            var type: Int32 = 0
+            length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else { continue }
+            var on: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    // MARK: Context
+
+    private static func session(_ ctx: OpaquePointer?) -> MilterSession? {
+        guard let raw = smfi_getpriv(ctx) else { return nil }
+        return Unmanaged<MilterSession>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    private static func symbol(_ ctx: OpaquePointer?, _ name: String) -> String? {
+        name.withCString { p in
+            smfi_getsymval(ctx, UnsafeMutablePointer(mutating: p)).map { String(cString: $0) }
+        }
+    }
+
+    private static func macros(_ ctx: OpaquePointer?, _ names: [String]) -> [String: String] {
+        var out: [String: String] = [:]
+        for n in names { if let v = symbol(ctx, n) { out[n] = v } }
+        return out
+    }
+
+    private static func status(_ reply: MilterReply, _ ctx: OpaquePointer?) -> sfsistat {
+        switch reply {
+        case .continue: return SMFIS_CONTINUE
+        case .accept: return SMFIS_ACCEPT
+        case .reject: return SMFIS_REJECT
+        case .tempfail: return SMFIS_TEMPFAIL
+        case .discard: return SMFIS_DISCARD
+        case .quarantine(let reason):
+            reason.withCString { _ = smfi_quarantine(ctx, UnsafeMutablePointer(mutating: $0)) }
+            return SMFIS_ACCEPT
+        }
+    }
+
+    // MARK: Callbacks (global functions: closures would be main-actor isolated)
+
+    private static let negotiate: @convention(c) (OpaquePointer?, UInt, UInt, UInt, UInt,
+                                                  UnsafeMutablePointer<UInt>?, UnsafeMutablePointer<UInt>?,
+                                                  UnsafeMutablePointer<UInt>?, UnsafeMutablePointer<UInt>?) -> sfsistat = {
+        _, actions, protocol_, _, _, pActions, pProtocol, p2, p3 in
+        pActions?.pointee = actions & UInt(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
+        // Header values with their leading space, exactly as sent; skip the steps not needed.
+        let wanted = UInt(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP)
+        pProtocol?.pointee = protocol_ & wanted
+        p2?.pointee = 0
+        p3?.pointee = 0
+        return SMFIS_CONTINUE
+    }
+
+    private static let connect: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<sockaddr>?) -> sfsistat = {
+        ctx, host, address in
+        guard let h = MilterHost.current.withLock({ $0 }) else { return SMFIS_TEMPFAIL }
+        let session = MilterSession(policy: h.currentPolicy)
+        smfi_setpriv(ctx, Unmanaged.passRetained(session).toOpaque())
+        h.liveConnections.withLock { $0 += 1 }
+        return MilterCallbacks.status(session.connect(hostname: host.map { String(cString: $0) },
+                                                      address: MilterCallbacks.addressString(address)), ctx)
+    }
+
+    private static let envelopeFrom: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> sfsistat = {
+        ctx, _ in
+        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+        let m = MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"])
+        return MilterCallbacks.status(s.envelopeFrom(macros: m), ctx)
+    }
+
+    private static let header: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) -> sfsistat = {
+        ctx, name, value in
+        guard let s = MilterCallbacks.session(ctx), let name else { return SMFIS_TEMPFAIL }
+        let bytes: [UInt8] = value.map { v in Array(UnsafeBufferPointer(start: UnsafeRawPointer(v).assumingMemoryBound(to: UInt8.self), count: strlen(v))) } ?? []
+        return MilterCallbacks.status(s.header(name: String(cString: name), value: bytes), ctx)
+    }
+
+    private static let endOfHeaders: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
+        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+        s.addMacros(MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"]))
+        return MilterCallbacks.status(s.endOfHeaders(), ctx)
+    }
+
+    private static let body: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> sfsistat = { ctx, bytes, length in
+        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+        guard let bytes, length > 0 else { return SMFIS_CONTINUE }
+        return MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx)
+    }
+
+    private static let endOfMessage: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
+        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+        let actions = s.endOfMessage(macros: MilterCallbacks.macros(ctx, ["i"]))
+        for m in actions.modifications {
+            switch m {
+            case .insert(let index, let name, let value):
+                name.withCString { n in value.withCString { v in
+                    _ = smfi_insheader(ctx, Int32(index), UnsafeMutablePointer(mutating: n), UnsafeMutablePointer(mutating: v))
+                } }
+            case .delete(let name, let index):
+                name.withCString { n in _ = smfi_chgheader(ctx, UnsafeMutablePointer(mutating: n), Int32(index), nil) }
+            }
+        }
+        if let line = s.lastLogLine, let h = MilterHost.current.withLock({ $0 }), h.log.logSuccess { h.log.info(line) }
+        return MilterCallbacks.status(actions.reply, ctx)
+    }
+
+    private static let abort: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
+        MilterCallbacks.session(ctx)?.abort()
+        return SMFIS_CONTINUE
+    }
+
+    private static let close: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
+        if let raw = smfi_getpriv(ctx) {
+            Unmanaged<MilterSession>.fromOpaque(raw).release()
+            smfi_setpriv(ctx, nil)
+            MilterHost.current.withLock { $0 }?.liveConnections.withLock { $0 -= 1 }
+        }
+        return SMFIS_CONTINUE
+    }
+
+    static func addressString(_ address: UnsafeMutablePointer<sockaddr>?) -> String? {
+        guard let address else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET:
+            return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                var a = sin.pointee.sin_addr
+                return inet_ntop(AF_INET, &a, &buffer, socklen_t(buffer.count)).map { String(cString: $0) }
+            }
+        case AF_INET6:
+            return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin in
+                var a = sin.pointee.sin6_addr
+                return inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count)).map { String(cString: $0) }
+            }
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import DKIM
+
+/// What the milter does with a message whose verification ended a certain way
+/// (OpenDKIM's `On-…` options).
+public enum ResultAction: String, Sendable, CaseIterable {
+    case accept, discard, reject, tempfail, quarantine
+
+    var reply: MilterReply {
+        switch self {
+        case .accept: .accept
+        case .discard: .discard
+        case .reject: .reject
+        case .tempfail: .tempfail
+        case .quarantine: .quarantine(reason: "DKIM verification")
+        }
+    }
+}
+
+/// The milter's settings, with safe defaults. Read from a file by `MilterConfiguration(file:)`.
+public struct MilterConfiguration: Sendable {
+    /// Sign mail of our own users (Mode s).
+    public var signs = true
+    /// Verify everything not signed (Mode v).
+    public var verifies = true
+    /// Where libmilter listens: `local:/path`, `unix:/path`, `inet:PORT@HOST`, `inet6:PORT@HOST`.
+    public var socket = "inet:8891@127.0.0.1"
+    /// Domains signed with `selector` and `keyFile` (the simple single-key setup).
+    public var domains: [String] = []
+    public var selector: String?
+    public var keyFile: String?
+    /// OpenDKIM KeyTable and SigningTable files (`refile:` for wildcard patterns).
+    public var keyTable: String?
+    public var signingTable: String?
+    public var signingTableIsPattern = false
+    /// With no tables and no KeyFile: keys found as `keysDirectory/<domain>/<selector>.pem`.
+    public var keysDirectory = "Keys"
+    /// Clients whose mail is signed without authentication.
+    public var internalHosts = NetworkList.loopback
+    /// Hosts allowed to send as our domains without being signed or warned about.
+    public var externalIgnoreList = try! NetworkList(parsing: [])
+    /// `{daemon_name}` macro values whose mail is ours (Postfix's `milter_macro_daemon_name`).
+    public var signingDaemonNames: [String] = []
+    public var canonicalization = CanonicalizationPair.relaxedRelaxed
+    /// The fields to sign; nil = the `dkimkey` default set.
+    public var signHeaders: [String]?
+    /// Fields listed once more than present; nil = the `dkimkey` default set.
+    public var oversignHeaders: [String]?
+    /// Restricts signing to one algorithm; nil = every key of the domain.
+    public var signatureAlgorithm: SignatureAlgorithm?
+    public var minimumKeyBits = 1024
+    /// The authserv-id of our Authentication-Results (default: the host name).
+    public var authservID: String?
+    /// Add `dkim=none` to unsigned mail.
+    public var alwaysAddARHeader = true
+    public var maximumSignaturesToVerify = 5
+    public var onBadSignature = ResultAction.accept
+    public var onDNSError = ResultAction.accept
+    public var onKeyNotFound = ResultAction.accept
+    public var onNoSignature = ResultAction.accept
+    public var onInternalError = ResultAction.tempfail
+    public var onSignatureError = ResultAction.accept
+    /// A records file (NAME RECORD lines) used instead of DNS.
+    public var testPublicKeys: String?
+    public var nameservers: [String] = []
+    public var dnsTimeout = 5
+    public var userID: String?
+    public var umask: Int?
+    public var pidFile: String?
+    public var syslog = false
+    public var syslogSuccess = true
+    public var logWhy = true
+    /// Refuse key files that others can read or write.
+    public var requireSafeKeys = true
+    /// Sign for subdomains of a domain that has a key.
+    public var subDomains = false
+    /// With a SigningTable: sign with every matching entry, not only the first.
+    public var multipleSignatures = false
+
+    public init() {}
+}

@@ -1,0 +1,147 @@
+import DKIM
+import Foundation
+import Glibc
+
+/// The running milter: the current policy (swapped on reload), the live connections, the log.
+/// libmilter's callbacks carry no user pointer, so the one host of the process is registered
+/// in `MilterHost.current` by `run()`.
+public final class MilterHost: Sendable {
+    /// The host the callbacks serve (set by `run()`).
+    static let current = Locked<MilterHost?>(nil)
+
+    let policy: Locked<MilterPolicy>
+    let liveConnections = Locked(0)
+    public let log: MilterLog
+    let reload: @Sendable () throws -> MilterPolicy
+
+    /// - Parameters:
+    ///   - policy: the configuration to serve.
+    ///   - reload: builds a new policy on SIGUSR1; when it throws, the old one stays.
+    public init(policy: MilterPolicy, log: MilterLog, reload: @escaping @Sendable () throws -> MilterPolicy) {
+        self.policy = Locked(policy)
+        self.log = log
+        self.reload = reload
+    }
+
+    public var currentPolicy: MilterPolicy { policy.withLock { $0 } }
+
+    /// Reloads keys and configuration; a bad new configuration keeps the old one.
+    public func reloadNow() {
+        do {
+            let new = try reload()
+            policy.withLock { $0 = new }
+            log.info("reloaded: \(new.keys.allKeys.count) signing key(s)")
+        } catch {
+            log.error("reload failed, keeping the running configuration: \(error)")
+        }
+    }
+
+    /// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread, so that every thread
+    /// made afterwards inherits the mask (libmilter sigwaits TERM/INT/HUP; we sigwait USR1).
+    /// Call first thing in `main`, before any thread exists.
+    public static func blockSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// Opens the socket, drops privileges, serves until SIGTERM/SIGINT, then waits for the
+    /// connections in flight (up to `drainSeconds`). Returns the process exit status.
+    public func run(socket: String, umask mask: Int?, userID: String?, pidFile: String?, drainSeconds: Int = 30) -> Int32 {
+        MilterHost.current.withLock { $0 = self }
+        let reloadThread = Thread { [self] in
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGUSR1)
+            while true {
+                var signal: Int32 = 0
+                if sigwait(&set, &signal) == 0 && signal == SIGUSR1 { self.reloadNow() }
+            }
+        }
+        reloadThread.start()
+        if let mask { _ = Glibc.umask(mode_t(mask)) }
+        if socket.hasPrefix("local:") || socket.hasPrefix("unix:") {
+            let path = String(socket.drop(while: { $0 != ":" }).dropFirst())
+            // A stale socket from an earlier run would make the bind fail.
+            var st = stat()
+            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        }
+        do {
+            try MilterCallbacks.open(socket: socket)
+        } catch {
+            log.error("\(error)")
+            return 1
+        }
+        if let pidFile {
+            do {
+                try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+            } catch {
+                log.error("cannot write the PID file \(pidFile): \(error.localizedDescription)")
+                return 1
+            }
+        }
+        if let userID {
+            if let problem = Self.dropPrivileges(to: userID) {
+                log.error(problem)
+                return 1
+            }
+        }
+        log.info("listening on \(socket)")
+        let status = MilterCallbacks.serve()
+        // libmilter does not wait for the messages in flight: drain them ourselves.
+        let deadline = Date().addingTimeInterval(TimeInterval(drainSeconds))
+        while liveConnections.withLock({ $0 }) > 0 && Date() < deadline { usleep(50_000) }
+        let left = liveConnections.withLock { $0 }
+        if left > 0 { log.error("stopping with \(left) connection(s) still open after \(drainSeconds) s") }
+        if let pidFile { unlink(pidFile) }
+        log.info("stopped")
+        return status == 0 ? 0 : 1
+    }
+
+    /// setgid/initgroups/setuid to a user (`user` or `user:group`); nil on success, else why not.
+    static func dropPrivileges(to spec: String) -> String? {
+        let parts = spec.split(separator: ":").map(String.init)
+        guard let pw = getpwnam(parts[0]) else { return "UserID \(spec): there is no user \(parts[0])" }
+        var gid = pw.pointee.pw_gid
+        if parts.count > 1 {
+            guard let gr = getgrnam(parts[1]) else { return "UserID \(spec): there is no group \(parts[1])" }
+            gid = gr.pointee.gr_gid
+        }
+        let uid = pw.pointee.pw_uid
+        guard getuid() == 0 || getuid() == uid else { return "UserID \(spec): only root can change to another user" }
+        if getuid() == 0 {
+            guard setgroups(0, nil) == 0 || initgroups(parts[0], gid) == 0,
+                  setgid(gid) == 0, setuid(uid) == 0 else {
+                return "UserID \(spec): cannot change to that user: \(String(cString: strerror(errno)))"
+            }
+            // Make sure root cannot be regained.
+            if setuid(0) == 0 { return "UserID \(spec): root privileges could be regained; refusing to run" }
+        }
+        return nil
+    }
+}
+
+/// Where the milter's messages go: standard error or syslog (mail facility).
+public struct MilterLog: Sendable {
+    public let useSyslog: Bool
+    public let logSuccess: Bool
+
+    public init(useSyslog: Bool, logSuccess: Bool = true) {
+        self.useSyslog = useSyslog
+        self.logSuccess = logSuccess
+        if useSyslog { openlog("dkim-milter", LOG_PID, LOG_MAIL) }
+    }
+
+    public func info(_ message: String) { write(LOG_INFO, message) }
+    public func error(_ message: String) { write(LOG_ERR, message) }
+    public func warning(_ message: String) { write(LOG_WARNING, message) }
+
+    func write(_ priority: Int32, _ message: String) {
+        if useSyslog {
+            MilterCallbacks.syslog(priority, message)
+        } else {
+            FileHandle.standardError.write(Data(("dkim-milter: " + message + "\n").utf8))
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import DKIM
+import DKIMOpenSSL
+
+/// Everything a message's session needs from the running configuration; immutable, shared by
+/// all connections. A reload builds a new one; connections keep the one they started with.
+public final class MilterPolicy: Sendable {
+    public let configuration: MilterConfiguration
+    public let keys: KeyStore
+    public let resolver: any TXTResolver
+    public let crypto: any DKIMCryptoProvider
+    public let authservID: String
+    /// The clock, seconds since the epoch (injected so tests can pin it).
+    public let now: @Sendable () -> Int
+
+    public init(configuration: MilterConfiguration, keys: KeyStore, resolver: any TXTResolver,
+                crypto: any DKIMCryptoProvider = OpenSSLCryptoProvider(), authservID: String,
+                now: @escaping @Sendable () -> Int) {
+        self.configuration = configuration
+        self.keys = keys
+        self.resolver = resolver
+        self.crypto = crypto
+        self.authservID = authservID
+        self.now = now
+    }
+
+    var verifierConfiguration: VerifierConfiguration {
+        VerifierConfiguration(maximumSignatures: configuration.maximumSignaturesToVerify,
+                              minimumRSAKeyBits: configuration.minimumKeyBits)
+    }
+}

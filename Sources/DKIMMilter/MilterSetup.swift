@@ -1,0 +1,60 @@
+import DKIM
+import DKIMDNS
+import DKIMOpenSSL
+import Foundation
+
+/// Builds the running policy from a configuration: loads the keys, picks the resolver.
+public enum MilterSetup {
+    /// - Parameter warnings: receives a line for each setting accepted but not applied.
+    public static func policy(from c: MilterConfiguration, warnings: inout [String],
+                              now: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) throws(ConfigurationError) -> MilterPolicy {
+        let keys = try KeyStore.load(c, warnings: &warnings)
+        let resolver: any TXTResolver
+        if let file = c.testPublicKeys {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError("TestPublicKeys: cannot read \(file)")
+            }
+            do {
+                resolver = try StaticTXTResolver(parsingRecordsFile: text)
+            } catch {
+                throw ConfigurationError("TestPublicKeys \(file): \(error.reason)")
+            }
+        } else {
+            if c.nameservers.count > 1 {
+                warnings.append("Nameservers: only the first, \(c.nameservers[0]), is used")
+            }
+            do {
+                resolver = try SystemTXTResolver(nameserver: c.nameservers.first, timeout: c.dnsTimeout, tries: 2)
+            } catch {
+                throw ConfigurationError("Nameservers: \(error.reason)")
+            }
+        }
+        if c.signs && keys.allKeys.isEmpty {
+            warnings.append("no signing keys found (\(c.keyTable ?? c.keyFile ?? c.keysDirectory)): verifying only; make one with: dkimkey generate SELECTOR --domain DOMAIN --keys-dir \(c.keysDirectory)")
+        }
+        return MilterPolicy(configuration: c, keys: keys, resolver: resolver, authservID: c.authservID ?? hostName(), now: now)
+    }
+
+    /// This host's name, the default authserv-id.
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let name = String(cString: buffer)
+        return name.isEmpty ? "localhost" : name
+    }
+
+    /// The lines to add to Postfix's main.cf for a socket.
+    public static func postfixLines(for socket: String) -> [String] {
+        var target = socket
+        let lower = socket.lowercased()
+        if lower.hasPrefix("inet:") || lower.hasPrefix("inet6:") {
+            let rest = socket.split(separator: ":", maxSplits: 1)[1]
+            let parts = rest.split(separator: "@", maxSplits: 1).map(String.init)
+            let host = parts.count > 1 ? parts[1] : "127.0.0.1"
+            target = "inet:\(host):\(parts[0])"
+        } else if lower.hasPrefix("local:") || lower.hasPrefix("unix:") {
+            target = "unix:" + socket.split(separator: ":", maxSplits: 1)[1]
+        }
+        return ["smtpd_milters = \(target)", "non_smtpd_milters = \(target)", "milter_default_action = tempfail"]
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import DKIMMilter
+import Foundation
+
+@main
+struct DKIMMilterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dkim-milter",
+        abstract: "Sign and verify DKIM inside Postfix (a libmilter service).",
+        discussion: """
+            With no configuration it signs with every key in KEYS-DIR/<domain>/<selector>.pem \
+            (mail from internal hosts and authenticated users), verifies everything else, and \
+            listens on inet:8891@127.0.0.1. An existing opendkim.conf works with --config. \
+            Reload keys and configuration with SIGUSR1; stop with SIGTERM.
+            """)
+
+    @Option(name: [.customLong("config"), .customShort("x")], help: "A configuration file in opendkim.conf syntax.")
+    var config: String?
+
+    @Option(help: "Check a configuration file (keys readable and valid, tables consistent), then exit.")
+    var checkConfig: String?
+
+    @Option(help: "The key store used without a configuration file.")
+    var keysDir: String = "Keys"
+
+    @Option(help: "The socket, overriding the configuration: local:/path, inet:PORT@HOST, inet6:PORT@HOST.")
+    var socket: String?
+
+    @Option(help: "Take keys from this records file (NAME RECORD lines) instead of DNS.")
+    var testRecords: String?
+
+    @Flag(name: .customShort("f"), help: "Run in the foreground (always the case; accepted for OpenDKIM compatibility).")
+    var foreground = false
+
+    static func main() {
+        MilterHost.blockSignals()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    func load(_ path: String?, warnings: inout [String]) throws(ConfigurationError) -> MilterConfiguration {
+        var c = MilterConfiguration()
+        if let path { c = try MilterConfiguration(file: path, warnings: &warnings) } else { c.keysDirectory = keysDir }
+        if let socket {
+            try MilterSocketAddress.validate(socket)
+            c.socket = socket
+        }
+        if let testRecords { c.testPublicKeys = testRecords }
+        return c
+    }
+
+    func run() throws {
+        if let path = checkConfig {
+            var warnings: [String] = []
+            do {
+                let c = try load(path, warnings: &warnings)
+                let policy = try MilterSetup.policy(from: c, warnings: &warnings)
+                for w in warnings { FileHandle.standardError.write(Data("dkim-milter: warning: \(w)\n".utf8)) }
+                print("\(path): OK — mode \(c.signs ? "s" : "")\(c.verifies ? "v" : ""), socket \(c.socket), \(policy.keys.allKeys.count) signing key(s)")
+                for k in policy.keys.allKeys {
+                    print("  \(k.domain) s=\(k.selector) \(k.algorithm.rawValue) (\(k.key.bitCount) bits) from \(k.path)")
+                }
+            } catch {
+                FileHandle.standardError.write(Data("dkim-milter: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
+        var warnings: [String] = []
+        let c: MilterConfiguration
+        let policy: MilterPolicy
+        do {
+            c = try load(config, warnings: &warnings)
+            policy = try MilterSetup.policy(from: c, warnings: &warnings)
+        } catch {
+            FileHandle.standardError.write(Data("dkim-milter: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let log = MilterLog(useSyslog: c.syslog, logSuccess: c.syslogSuccess)
+        for w in warnings { log.warning(w) }
+        let keys = policy.keys.allKeys
+        if keys.isEmpty {
+            log.info("no signing keys: verifying only")
+        } else {
+            log.info("signing " + keys.map { "\($0.domain) (s=\($0.selector), \($0.algorithm.rawValue))" }.joined(separator: ", "))
+        }
+        if config == nil {
+            log.info("add to Postfix's main.cf:\n    " + MilterSetup.postfixLines(for: c.socket).joined(separator: "\n    "))
+        }
+        let configPath = config
+        let keysDir = self.keysDir
+        let socketOverride = socket
+        let records = testRecords
+        let host = MilterHost(policy: policy, log: log) {
+            var w: [String] = []
+            var fresh = MilterConfiguration()
+            if let configPath { fresh = try MilterConfiguration(file: configPath, warnings: &w) } else { fresh.keysDirectory = keysDir }
+            if let socketOverride { fresh.socket = socketOverride }
+            if let records { fresh.testPublicKeys = records }
+            return try MilterSetup.policy(from: fresh, warnings: &w)
+        }
+        let status = host.run(socket: c.socket, umask: c.umask, userID: c.userID, pidFile: c.pidFile)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
