@@ -104,8 +104,14 @@ struct FailureExplainer {
             }
             return key.isValidSignature(signature.signatureData, forDigest: SHA256Digest.hash(input))
         }
-        if signature.canonicalization.header == .simple && verifies(.relaxed, headers) {
-            found.append("likely culprit: a relay re-folded or re-spaced a signed header field; it passes with relaxed header canonicalization, so c=relaxed/... would have survived")
+        if signature.canonicalization.header == .simple {
+            // Undo the common rewrites of relays, one kind at a time, and see if the signature returns.
+            for (label, rewrite) in HeaderTransforms.all {
+                let rewritten = headers.map { $0.hasName("dkim-signature") ? $0 : HeaderField(bytes: rewrite($0.bytes)) }
+                if rewritten != headers && verifies(.simple, rewritten) {
+                    found.append("likely culprit: a relay changed a signed header field (\(label)); relaxed header canonicalization (c=relaxed/...) would have survived it")
+                }
+            }
         }
         // Fields added after signing: a signed name present more often than h= lists it.
         var listed: [String: Int] = [:]
@@ -122,6 +128,9 @@ struct FailureExplainer {
             if verifies(signature.canonicalization.header, fewer) {
                 found.append("likely culprit: the field \"\(f.name)\" (header line \(i + 1)) was added after signing; without it the signature verifies")
             }
+        }
+        if signature.canonicalization.header == .simple && !found.contains(where: { $0.contains("relaxed") }) {
+            found.append("hint: c=simple/... header canonicalization breaks on any re-folding or re-spacing of a signed field; relaxed/... survives it")
         }
         if found.isEmpty {
             found.append("no re-folding or added field explains it: a signed header field (\(Set(signature.signedHeaderNames.map { $0.lowercased() }).sorted().joined(separator: ", "))) was changed, or the published key is not the one that signed (rotated key?)")

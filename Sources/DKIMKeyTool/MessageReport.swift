@@ -16,6 +16,22 @@ public struct MessageReport: Sendable {
         public var aligned: Bool
         /// Present with --explain for a signature that did not pass.
         public var explanation: [String]?
+
+        enum CodingKeys: String, CodingKey { case index, domain, selector, algorithm, result, reason, code, aligned, explanation }
+
+        /// Unknown values are written as null, never left out.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(domain, forKey: .domain)
+            try c.encode(selector, forKey: .selector)
+            try c.encode(algorithm, forKey: .algorithm)
+            try c.encode(result, forKey: .result)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(code, forKey: .code)
+            try c.encode(aligned, forKey: .aligned)
+            if let explanation { try c.encode(explanation, forKey: .explanation) }
+        }
     }
 
     public var file: String

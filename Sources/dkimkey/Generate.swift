@@ -35,8 +35,8 @@ struct Generate: ParsableCommand {
         let generation = KeyGeneration(selector: selector, domain: domain, keyType: type, bits: bits,
                                        keysDirectory: keysDir, overwrite: force)
         let out = try generation.run()
-        let size = type == .rsa ? "\(bits)-bit RSA" : "Ed25519"
-        Output.line("Wrote a \(size) private key to \(out.privateKeyPath) (mode 0600: keep it secret)")
+        let size = type == .rsa ? "a \(bits)-bit RSA" : "an Ed25519"
+        Output.line("Wrote \(size) private key to \(out.privateKeyPath) (mode 0600: keep it secret)")
         Output.line("and the record to \(out.recordPath).")
         Output.line("")
         Output.line("Publish this TXT record in the DNS zone of \(domain.lowercased()), at the name \(out.queryName):")

@@ -38,19 +38,20 @@ extension DKIMSignature {
         if let x = expiration { add("x=\(x);") }
         if let l = bodyLength { add("l=\(l);") }
         if let i = identity { add("i=\(i);") }
-        // h= may be long: break it after a colon.
-        var names = signedHeaderNames
-        var piece = "h=" + names.removeFirst()
-        while !names.isEmpty {
-            let next = names.removeFirst()
-            if column + 1 + piece.utf8.count + 1 + next.utf8.count + 1 > Self.foldWidth && piece.utf8.count > 2 {
-                add(piece + ":")
-                piece = next
+        // h= may be long: fold it only after a colon, with no space inside the list.
+        for (i, name) in signedHeaderNames.enumerated() {
+            let text = (i == 0 ? "h=" : "") + name + (i == signedHeaderNames.count - 1 ? ";" : ":")
+            if i == 0 {
+                add(text)
+            } else if column + text.utf8.count > Self.foldWidth {
+                newLine()
+                line += text
+                column += text.utf8.count
             } else {
-                piece += ":" + next
+                line += text
+                column += text.utf8.count
             }
         }
-        add(piece + ";")
         add("bh=\(Base64.encode(bodyHash));")
         add("b=")
         if includeSignatureData {

@@ -7,6 +7,7 @@ public struct SigningSession {
     private let crypto: any DKIMCryptoProvider
     private let algorithm: SignatureAlgorithm
     private var headers: [HeaderField] = []
+    private var fromCount = 0
     private var headerDigest: (any IncrementalDigest)?
     private var signedNames: [String] = []
     private var bodyHasher: BodyHasher
@@ -22,8 +23,29 @@ public struct SigningSession {
         if key.keyType == .rsa && key.bitCount < 1024 {
             throw DKIMError(.invalidArgument, "the RSA key has \(key.bitCount) bits; RFC 8301 §3.2 requires at least 1024 (2048 recommended)")
         }
-        guard !configuration.domain.isEmpty, !configuration.selector.isEmpty else {
-            throw DKIMError(.invalidArgument, "the signing domain and selector must not be empty")
+        guard DomainName.isValid(configuration.domain) else {
+            throw DKIMError(.invalidArgument, "the signing domain \"\(configuration.domain)\" is not a valid domain name such as example.com")
+        }
+        guard DomainName.isValid(configuration.selector, requireDot: false) else {
+            throw DKIMError(.invalidArgument, "the selector \"\(configuration.selector)\" is not a valid DNS label (letters, digits, hyphens, dots)")
+        }
+        if let i = configuration.identity {
+            // RFC 6376 §3.5: the i= domain must be d= or a subdomain of it.
+            let parts = i.split(separator: "@", omittingEmptySubsequences: false)
+            let iDomain = parts.count == 2 ? parts[1].lowercased() : ""
+            let d = configuration.domain.lowercased()
+            guard parts.count == 2, DomainName.isValid(iDomain), iDomain == d || iDomain.hasSuffix("." + d),
+                  !parts[0].contains(where: { $0 == ";" || $0 == " " || $0 == "\t" }) else {
+                throw DKIMError(.invalidArgument, "the identity \"\(i)\" must be an address in \(d) or a subdomain of it, such as @\(d) or user@\(d) (RFC 6376 §3.5)")
+            }
+        }
+        for (name, value) in [("timestamp", configuration.timestamp), ("expiration", configuration.expiration)] {
+            if let v = value, v < 0 || v > 999_999_999_999 {
+                throw DKIMError(.invalidArgument, "the \(name) \(v) is not a time of at most 12 digits (RFC 6376 §3.5)")
+            }
+        }
+        if let t = configuration.timestamp, let x = configuration.expiration, x <= t {
+            throw DKIMError(.invalidArgument, "the expiration \(x) must be later than the timestamp \(t) (RFC 6376 §3.5)")
         }
         if let names = configuration.signedHeaderNames {
             guard names.contains(where: { $0.lowercased() == "from" }) else {
@@ -47,6 +69,7 @@ public struct SigningSession {
 
     /// Ends the header section and hashes the fields to sign.
     public mutating func endOfHeaders() {
+        fromCount = headers.filter { $0.hasName("from") }.count
         signedNames = (configuration.signedHeaderNames ?? SignerConfiguration.defaultHeaderNames(for: headers))
             .map { $0.lowercased() }
         var digest = crypto.makeSHA256()
@@ -69,6 +92,12 @@ public struct SigningSession {
     /// Ends the message and returns the DKIM-Signature field to put on top of it (RFC 6376 §5.6).
     public mutating func finish() throws(DKIMError) -> HeaderField {
         if headerDigest == nil { endOfHeaders() }
+        // RFC 5322 §3.6: a message has exactly one From; RFC 6376 §5.4 requires signing it.
+        guard fromCount == 1 else {
+            throw DKIMError(.messageFormat, fromCount == 0
+                ? "the message has no From field: it is not a mail message, or its header is cut off"
+                : "the message has \(fromCount) From fields; RFC 5322 allows one, and a signature over it would be misleading (RFC 6376 §8.15)")
+        }
         let bodyHash = bodyHasher.finalize()
         var signature = DKIMSignature(
             algorithm: algorithm, domain: configuration.domain, selector: configuration.selector,

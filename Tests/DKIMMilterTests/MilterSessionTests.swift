@@ -1,0 +1,159 @@
+import DKIM
+import DKIMTestSupport
+import Foundation
+import MilterClient
+import Testing
+@testable import DKIMMilter
+
+@Suite struct MilterSessionTests {
+    typealias F = MilterFixtures
+
+    func insertedSignatures(_ actions: EndOfMessageActions) -> [String] {
+        actions.modifications.compactMap {
+            if case .insert(_, "DKIM-Signature", let v) = $0 { return v } else { return nil }
+        }
+    }
+
+    func authenticationResults(_ actions: EndOfMessageActions) -> String? {
+        for m in actions.modifications { if case .insert(_, "Authentication-Results", let v) = m { return v } }
+        return nil
+    }
+
+    @Test func signsForAnAuthenticatedClient() throws {
+        let session = MilterSession(policy: try F.policy())
+        let (actions, signed) = F.run(session, F.message, client: ("client.example.net", "203.0.113.5"),
+                                      macros: ["{auth_authen}": "alice", "{auth_type}": "PLAIN"])
+        #expect(actions.reply == .accept)
+        #expect(insertedSignatures(actions).count == 1)
+        #expect(try F.verify(signed).map(\.result) == [.pass])
+        #expect(session.lastLogLine?.contains("signing example.com with s=sr2048a (rsa-sha256): authenticated as alice") == true)
+    }
+
+    @Test func signsForAnInternalHost() throws {
+        let (actions, signed) = F.run(MilterSession(policy: try F.policy()), F.message, client: ("localhost", "127.0.0.1"))
+        #expect(insertedSignatures(actions).count == 1)
+        #expect(try F.verify(signed).map(\.result) == [.pass])
+    }
+
+    @Test func signsForAConfiguredDaemonName() throws {
+        let policy = try F.policy { $0.signingDaemonNames = ["ORIGINATING"]; $0.internalHosts = try! NetworkList(parsing: []) }
+        let (actions, _) = F.run(MilterSession(policy: policy), F.message, client: ("c", "198.51.100.7"),
+                                 macros: ["{daemon_name}": "ORIGINATING"])
+        #expect(insertedSignatures(actions).count == 1)
+    }
+
+    /// Open-signer protection: an outside client is never signed for, whatever its From says.
+    @Test func neverSignsForAnOutsideClient() throws {
+        let session = MilterSession(policy: try F.policy())
+        let (actions, _) = F.run(session, F.message, client: ("evil.example.net", "203.0.113.9"))
+        #expect(insertedSignatures(actions).isEmpty)
+        #expect(authenticationResults(actions)?.contains("dkim=none") == true)
+        #expect(session.lastLogLine?.contains("not signing: client evil.example.net [203.0.113.9] is not internal and not authenticated") == true)
+    }
+
+    @Test func doesNotSignAMessageWithTwoFromFields() throws {
+        let two = Array("From: a@example.com\r\nFrom: b@example.com\r\nSubject: x\r\n\r\nbody\r\n".utf8)
+        let session = MilterSession(policy: try F.policy())
+        let (actions, _) = F.run(session, two)
+        #expect(insertedSignatures(actions).isEmpty)
+        #expect(session.lastLogLine?.contains("2 From fields") == true)
+    }
+
+    @Test func signsWithBothKeysRSAOnTop() throws {
+        let keys = [try F.key("ed25519a.pem", selector: "seda"), try F.key("rsa2048a.pem", selector: "sr2048a")]
+        let (actions, signed) = F.run(MilterSession(policy: try F.policy(keys: keys)), F.message)
+        #expect(insertedSignatures(actions).count == 2)
+        let results = try F.verify(signed)
+        #expect(results.map(\.result) == [.pass, .pass])
+        #expect(results.map(\.algorithm) == ["rsa-sha256", "ed25519-sha256"])
+    }
+
+    /// Re-injection after a content filter: our own valid signature is not made twice.
+    @Test func doesNotSignAgainWhatWeAlreadySigned() throws {
+        let (_, once) = F.run(MilterSession(policy: try F.policy()), F.message)
+        let session = MilterSession(policy: try F.policy())
+        let (again, twice) = F.run(session, once)
+        #expect(insertedSignatures(again).isEmpty)
+        #expect(twice == once)
+        #expect(session.lastLogLine?.contains("already signed") == true)
+    }
+
+    @Test(arguments: Chunking.smallSizes + [64, 65535])
+    func signatureDoesNotDependOnChunking(_ size: Int) throws {
+        let (whole, _) = F.run(MilterSession(policy: try F.policy()), F.message)
+        let (chunked, _) = F.run(MilterSession(policy: try F.policy()), F.message, chunkSize: size)
+        #expect(insertedSignatures(chunked) == insertedSignatures(whole))
+    }
+
+    @Test func verifiesAnIncomingSignedMessage() throws {
+        let message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
+        let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
+        let ar = try #require(authenticationResults(actions))
+        #expect(ar.hasPrefix(" mx.example.org;"))
+        #expect(ar.contains("dkim=pass header.d=example.com header.s=sr2048a header.a=rsa-sha256 header.b="))
+        #expect(actions.reply == .accept)
+    }
+
+    @Test func reportsAFailedSignatureWithItsReason() throws {
+        var message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
+        message[message.count - 4] ^= 0x01
+        let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
+        #expect(authenticationResults(actions)?.contains("dkim=fail (body hash mismatch") == true)
+    }
+
+    /// RFC 8601 §5: every Authentication-Results claiming our authserv-id is removed, highest
+    /// index first (the MTA renumbers after each deletion), and ones of others are kept.
+    @Test func removesForgedAuthenticationResultsHighestIndexFirst() throws {
+        let forged = Array("""
+            Authentication-Results: mx.example.org; dkim=pass header.d=paypal.com\r
+            Authentication-Results: other.example.net; spf=pass\r
+            Authentication-Results: MX.Example.ORG;\r
+            \tdkim=pass\r
+            Authentication-Results: (comment) mx.example.org 1; dkim=pass\r
+            From: a@example.net\r
+            Subject: x\r
+            \r
+            body\r
+
+            """.utf8)
+        let (actions, out) = F.run(MilterSession(policy: try F.policy()), forged, client: ("x", "198.51.100.2"))
+        let deletions = actions.modifications.compactMap { m -> Int? in
+            if case .delete("Authentication-Results", let i) = m { return i } else { return nil }
+        }
+        #expect(deletions == [4, 3, 1])
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(text.contains("other.example.net; spf=pass"))
+        #expect(!text.contains("paypal"))
+        #expect(text.components(separatedBy: "mx.example.org").count == 2)  // only ours is left
+    }
+
+    @Test func dnsFailureGivesTemperrorAndTheConfiguredAction() throws {
+        let message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
+        let down = StaticTXTResolver(["sr2048a._domainkey.example.com": .temporaryFailure(reason: "SERVFAIL")])
+        let (accepted, _) = F.run(MilterSession(policy: try F.policy(resolver: down)), message, client: ("x", "198.51.100.3"))
+        #expect(authenticationResults(accepted)?.contains("dkim=temperror") == true)
+        #expect(accepted.reply == .accept)
+        let policy = try F.policy(resolver: down) { $0.onDNSError = .tempfail }
+        let (deferred, _) = F.run(MilterSession(policy: policy), message, client: ("x", "198.51.100.3"))
+        #expect(deferred.reply == .tempfail)
+    }
+
+    @Test(arguments: ResultAction.allCases)
+    func badSignatureGetsTheConfiguredAction(_ action: ResultAction) throws {
+        let message = try Fixtures.bytes("corpus/messages/tamper-body-one-char.eml")
+        let policy = try F.policy { $0.onBadSignature = action }
+        let (actions, _) = F.run(MilterSession(policy: policy), message, client: ("x", "198.51.100.4"))
+        #expect(actions.reply == action.reply)
+    }
+
+    @Test func sessionIsReusableAfterAnAbort() throws {
+        let session = MilterSession(policy: try F.policy())
+        _ = session.connect(hostname: "localhost", address: "127.0.0.1")
+        _ = session.envelopeFrom(macros: [:])
+        _ = session.header(name: "From", value: Array(" a@example.com".utf8))
+        session.abort()
+        let (actions, signed) = F.run(session, F.message)
+        #expect(insertedSignatures(actions).count == 1)
+        #expect(try F.verify(signed).map(\.result) == [.pass])
+    }
+}
