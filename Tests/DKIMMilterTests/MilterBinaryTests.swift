@@ -1,0 +1,172 @@
+import DKIM
+import DKIMOpenSSL
+import DKIMTestSupport
+import Foundation
+import MilterClient
+import Testing
+
+/// The real dkim-milter binary, driven over the milter protocol as Postfix drives it.
+@Suite(.serialized) struct MilterBinaryTests {
+    static let records = Fixtures.corpus + "/keys.txt"
+    static let message = MilterFixtures.message
+
+    func verify(_ message: [UInt8]) throws -> [SignatureVerification] {
+        let resolver = try StaticTXTResolver(parsingRecordsFile: Fixtures.text("corpus/keys.txt"))
+        return try DKIMVerifier(resolver: resolver, crypto: OpenSSLCryptoProvider())
+            .verify(message: message, now: Int(Date().timeIntervalSince1970)).signatures
+    }
+
+    func withMilter(keys: [(file: String, domain: String, selector: String)] = [("rsa2048a.pem", "example.com", "sr2048a")],
+                    extra: [String] = [], tcp: Bool = false,
+                    _ body: (MilterProcess, String) throws -> Void) throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: keys)
+        let socket = tcp ? "inet:\(20000 + Int(getpid() % 20000))@127.0.0.1" : "unix:\(dir)/milter.sock"
+        let milter = try MilterProcess(arguments: ["--keys-dir", store, "--test-records", Self.records] + extra, socket: socket)
+        defer { milter.stop() }
+        try body(milter, dir)
+    }
+
+    @Test func signsForAnAuthenticatedClientAndVerifiesForAnExternalOneOnOneConnection() throws {
+        try withMilter { milter, _ in
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "client.example.net", address: "203.0.113.5")
+            let signed = try c.send(message: Self.message, mailMacros: ["{auth_authen}": "alice", "{auth_type}": "PLAIN"])
+            #expect(signed.reply == "a")
+            #expect(try verify(signed.message).map(\.result) == [.pass])
+            // The same connection, next message (Postfix reuses it, with an abort in between).
+            let incoming = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
+            let verified = try c.send(message: incoming)
+            let text = String(decoding: verified.message, as: UTF8.self)
+            #expect(text.hasPrefix("Authentication-Results:"), "\(text.prefix(300))")
+            #expect(text.contains("dkim=pass header.d=example.com header.s=sr2048a"))
+            try c.quit()
+        }
+    }
+
+    @Test func negotiatesLeadingSpaceAndOnlyTheStepsItNeeds() throws {
+        try withMilter { milter, _ in
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            #expect(c.milterProtocol & 0x0010_0000 != 0, "SMFIP_HDR_LEADSPC")
+            #expect(c.milterProtocol & 0x2 != 0, "no HELO")
+            #expect(c.milterActions & 0x1 != 0 && c.milterActions & 0x10 != 0, "add and change headers")
+        }
+    }
+
+    @Test func signsOverTCPForAnInternalHost() throws {
+        try withMilter(tcp: true) { milter, _ in
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            for _ in 0..<3 {
+                let r = try c.send(message: Self.message)
+                #expect(try verify(r.message).map(\.result) == [.pass])
+            }
+        }
+    }
+
+    @Test func removesForgedResultsAndNeverSignsForOutsiders() throws {
+        try withMilter(extra: []) { milter, _ in
+            let host = ProcessInfo.processInfo.hostName
+            let forged = Array("Authentication-Results: \(host); dkim=pass header.d=example.com\r\nAuthentication-Results: \(host.uppercased()); dkim=pass\r\n".utf8) + Self.message
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "evil.example.net", address: "198.51.100.66")
+            let r = try c.send(message: forged)
+            let text = String(decoding: r.message, as: UTF8.self)
+            #expect(!text.contains("DKIM-Signature"))
+            #expect(text.components(separatedBy: "Authentication-Results:").count == 2, "\(text.prefix(400))")
+            #expect(text.contains("dkim=none"))
+            #expect(milter.log.contains("not signing: client evil.example.net [198.51.100.66] is not internal and not authenticated"))
+        }
+    }
+
+    @Test func signsWithRSAAndEd25519KeysOfOneDomain() throws {
+        try withMilter(keys: [("rsa2048a.pem", "example.com", "sr2048a"), ("ed25519a.pem", "example.com", "seda")]) { milter, _ in
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            let r = try c.send(message: Self.message)
+            let results = try verify(r.message)
+            #expect(results.map(\.result) == [.pass, .pass])
+            #expect(results.first?.algorithm == "rsa-sha256")
+        }
+    }
+
+    @Test func refusesKeysOthersCanRead() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")], mode: 0o644)
+        let milter = try MilterProcess(arguments: ["--keys-dir", store], socket: "unix:\(dir)/s", waitForSocket: false)
+        #expect(milter.waitForExit() == 1)
+        #expect(milter.log.contains("chmod 600 \(store)/example.com/sr2048a.pem"), "\(milter.log)")
+    }
+
+    @Test func unknownOptionIsAnErrorNamingFileAndLine() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try "Mode sv\nFrobnicate yes\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", dir + "/c.conf"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\(dir)/c.conf:2: Frobnicate: unknown option"), "\(r.stderr)")
+    }
+
+    @Test func checkConfigAcceptsAnOpenDKIMSetupWithTables() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let key = dir + "/sr2048a.private"
+        try Data(try Fixtures.bytes("corpus/keys/rsa2048a.pem")).write(to: URL(fileURLWithPath: key))
+        chmod(key, 0o600)
+        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n".write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com sr2048a._domainkey.example.com\n".write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
+        try """
+            Syslog\t\t\tno
+            SyslogSuccess\t\tyes
+            Canonicalization\trelaxed/simple
+            OversignHeaders\t\tFrom
+            UMask\t\t\t007
+            TrustAnchorFile\t\t/usr/share/dns/root.key
+            KeyTable\t\t\(dir)/KeyTable
+            SigningTable\t\trefile:\(dir)/SigningTable
+            InternalHosts\t\t127.0.0.1, 192.168.0.0/16
+            TestPublicKeys\t\t\(Self.records)
+            """.write(toFile: dir + "/opendkim.conf", atomically: true, encoding: .utf8)
+        let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", dir + "/opendkim.conf"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdoutText.contains("example.com s=sr2048a rsa-sha256 (2048 bits)"), "\(r.stdoutText)")
+        #expect(r.stderr.contains("TrustAnchorFile: ignored"), "\(r.stderr)")
+
+        let milter = try MilterProcess(arguments: ["--config", dir + "/opendkim.conf"], socket: "unix:\(dir)/s")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "lan", address: "192.168.1.20")
+        let signed = try c.send(message: Self.message)
+        let results = try verify(signed.message)
+        #expect(results.map(\.result) == [.pass])
+        #expect(results.first?.signature?.canonicalization.description == "relaxed/simple")
+    }
+
+    @Test func reloadWithABrokenKeyKeepsTheOldKeysAndSIGTERMStopsCleanly() throws {
+        try withMilter { milter, dir in
+            // Break the key on disk, then ask for a reload.
+            try "garbage".write(toFile: dir + "/Keys/example.com/sr2048a.pem", atomically: true, encoding: .utf8)
+            chmod(dir + "/Keys/example.com/sr2048a.pem", 0o600)
+            milter.signal(SIGUSR1)
+            let deadline = Date().addingTimeInterval(10)
+            while !milter.log.contains("reload failed") && Date() < deadline { usleep(50_000) }
+            #expect(milter.log.contains("reload failed, keeping the running configuration"), "\(milter.log)")
+            #expect(milter.log.contains("sr2048a.pem"))
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            #expect(try verify(try c.send(message: Self.message).message).map(\.result) == [.pass])
+            try c.quit()
+            #expect(milter.stop() == 0)
+            #expect(milter.log.contains("stopped"))
+        }
+    }
+}

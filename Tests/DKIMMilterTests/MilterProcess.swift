@@ -1,0 +1,85 @@
+import DKIMTestSupport
+import Foundation
+import Glibc
+import MilterClient
+
+/// The real `dkim-milter` binary, started by a test on a socket of its own and stopped by its pid.
+final class MilterProcess: @unchecked Sendable {
+    struct StartError: Error, CustomStringConvertible { var description: String }
+
+    let process = Process()
+    let socket: String
+    private let errors = Pipe()
+    private var collected = Data()
+    private let lock = NSLock()
+
+    static var executable: String { Fixtures.productsDirectory + "/dkim-milter" }
+
+    init(arguments: [String], socket: String, waitForSocket: Bool = true) throws {
+        self.socket = socket
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments + ["--socket", socket]
+        process.standardError = errors
+        process.standardOutput = errors
+        errors.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.lock(); self.collected.append(d); self.lock.unlock()
+        }
+        try process.run()
+        if waitForSocket {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if let c = try? MilterConnection(socket: socket, timeout: 5) { _ = c; return }
+                if !process.isRunning { break }
+                usleep(50_000)
+            }
+            stop()
+            throw StartError(description: "dkim-milter did not start: \(log)")
+        }
+    }
+
+    var log: String {
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: collected, as: UTF8.self)
+    }
+
+    /// Waits for the process to end by itself (for start-up failures).
+    func waitForExit(timeout: TimeInterval = 20) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { return nil }
+        usleep(100_000)
+        return process.terminationStatus
+    }
+
+    func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+
+    /// SIGTERM, then the exit status (SIGKILL after 20 s).
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        usleep(100_000)
+        errors.fileHandleForReading.readabilityHandler = nil
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// A key store folder holding corpus keys (published in the corpus keys.txt).
+enum TestKeyStore {
+    static func make(in dir: String, keys: [(file: String, domain: String, selector: String)], mode: mode_t = 0o600) throws -> String {
+        let store = dir + "/Keys"
+        for k in keys {
+            try FileManager.default.createDirectory(atPath: store + "/" + k.domain, withIntermediateDirectories: true)
+            let path = store + "/\(k.domain)/\(k.selector).pem"
+            try Data(try Fixtures.bytes("corpus/keys/" + k.file)).write(to: URL(fileURLWithPath: path))
+            chmod(path, mode)
+        }
+        return store
+    }
+}
