@@ -124,7 +124,7 @@ extension KeyStore {
     }
 
     static func readTable(_ path: String) throws(ConfigurationError) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = TextFile.read(path) else {
             throw ConfigurationError("cannot read \(path): check that it exists and that the milter's user can read it")
         }
         return text
@@ -139,7 +139,7 @@ extension KeyStore {
         if requireSafe && st.st_mode & 0o077 != 0 {
             throw ConfigurationError("\(context): the key file \(path) can be read or written by other users (mode \(String(st.st_mode & 0o777, radix: 8))); fix it with: chmod 600 \(path) (and chown it to the milter's user)")
         }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = TextFile.read(path) else {
             throw ConfigurationError("\(context): cannot read the key file \(path): check its owner (chown it to the milter's user)")
         }
         let key: PrivateKey

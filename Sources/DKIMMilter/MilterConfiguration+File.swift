@@ -35,11 +35,10 @@ extension MilterConfiguration {
     /// - Throws: a `ConfigurationError` naming the file, the line and the option.
     public init(file path: String, warnings: inout [String]) throws(ConfigurationError) {
         self.init()
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError("\(path): cannot read the configuration file: \(error.localizedDescription)")
+        guard let text = TextFile.read(path) else {
+            throw ConfigurationError(FileManager.default.fileExists(atPath: path)
+                ? "\(path): cannot read the configuration file: check that the milter's user may read it"
+                : "\(path): the configuration file does not exist")
         }
         let base = (path as NSString).deletingLastPathComponent
         var lineNumber = 0
@@ -93,7 +92,7 @@ extension MilterConfiguration {
             if v.hasPrefix("csl:") { v = String(v.dropFirst(4)) }
             else if v.hasPrefix("file:") || v.hasPrefix("refile:") || v.hasPrefix("/") || v.hasPrefix("./") {
                 let file = try path()
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                guard let text = TextFile.read(file) else {
                     throw ConfigurationError("cannot read the file \(file)")
                 }
                 return text.split(whereSeparator: \.isNewline).map { line in

@@ -11,7 +11,7 @@ public enum MilterSetup {
         let keys = try KeyStore.load(c, warnings: &warnings)
         let resolver: any TXTResolver
         if let file = c.testPublicKeys {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            guard let text = TextFile.read(file) else {
                 throw ConfigurationError("TestPublicKeys: cannot read \(file)")
             }
             do {

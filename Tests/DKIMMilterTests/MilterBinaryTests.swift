@@ -41,7 +41,7 @@ import Testing
             let verified = try c.send(message: incoming)
             let text = String(decoding: verified.message, as: UTF8.self)
             #expect(text.hasPrefix("Authentication-Results:"), "\(text.prefix(300))")
-            #expect(text.contains("dkim=pass header.d=example.com header.s=sr2048a"))
+            #expect(text.contains("dkim=pass header.d=example.com header.i=@example.com header.s=sr2048a"))
             try c.quit()
         }
     }
@@ -80,7 +80,7 @@ import Testing
             #expect(!text.contains("DKIM-Signature"))
             #expect(text.components(separatedBy: "Authentication-Results:").count == 2, "\(text.prefix(400))")
             #expect(text.contains("dkim=none"))
-            #expect(milter.log.contains("not signing: client evil.example.net [198.51.100.66] is not internal and not authenticated"))
+            #expect(milter.logContains("not signing: client evil.example.net [198.51.100.66] is not internal and not authenticated"), "\(milter.log)")
         }
     }
 
@@ -102,7 +102,7 @@ import Testing
         let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")], mode: 0o644)
         let milter = try MilterProcess(arguments: ["--keys-dir", store], socket: "unix:\(dir)/s", waitForSocket: false)
         #expect(milter.waitForExit() == 1)
-        #expect(milter.log.contains("chmod 600 \(store)/example.com/sr2048a.pem"), "\(milter.log)")
+        #expect(milter.logContains("chmod 600 \(store)/example.com/sr2048a.pem"), "\(milter.log)")
     }
 
     @Test func unknownOptionIsAnErrorNamingFileAndLine() throws {
@@ -156,9 +156,7 @@ import Testing
             try "garbage".write(toFile: dir + "/Keys/example.com/sr2048a.pem", atomically: true, encoding: .utf8)
             chmod(dir + "/Keys/example.com/sr2048a.pem", 0o600)
             milter.signal(SIGUSR1)
-            let deadline = Date().addingTimeInterval(10)
-            while !milter.log.contains("reload failed") && Date() < deadline { usleep(50_000) }
-            #expect(milter.log.contains("reload failed, keeping the running configuration"), "\(milter.log)")
+            #expect(milter.logContains("reload failed, keeping the running configuration"), "\(milter.log)")
             #expect(milter.log.contains("sr2048a.pem"))
             let c = try MilterConnection(socket: milter.socket)
             try c.negotiate()
@@ -166,7 +164,7 @@ import Testing
             #expect(try verify(try c.send(message: Self.message).message).map(\.result) == [.pass])
             try c.quit()
             #expect(milter.stop() == 0)
-            #expect(milter.log.contains("stopped"))
+            #expect(milter.logContains("stopped"))
         }
     }
 }

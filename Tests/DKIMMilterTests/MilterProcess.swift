@@ -44,6 +44,13 @@ final class MilterProcess: @unchecked Sendable {
         return String(decoding: collected, as: UTF8.self)
     }
 
+    /// Waits (up to 10 s) until the log holds `text`; the log arrives through a pipe, a little later.
+    func logContains(_ text: String) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while !log.contains(text) && Date() < deadline { usleep(20_000) }
+        return log.contains(text)
+    }
+
     /// Waits for the process to end by itself (for start-up failures).
     func waitForExit(timeout: TimeInterval = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)

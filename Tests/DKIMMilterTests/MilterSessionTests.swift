@@ -90,7 +90,7 @@ import Testing
         let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
         let ar = try #require(authenticationResults(actions))
         #expect(ar.hasPrefix(" mx.example.org;"))
-        #expect(ar.contains("dkim=pass header.d=example.com header.s=sr2048a header.a=rsa-sha256 header.b="))
+        #expect(ar.contains("dkim=pass header.d=example.com header.i=@example.com header.s=sr2048a header.a=rsa-sha256 header.b="))
         #expect(actions.reply == .accept)
     }
 

@@ -10,6 +10,7 @@ public enum AuthenticationResults {
             var p = "dkim=\(r.result.word)"
             if let e = r.result.error { p += " (\(commentSafe(e.reason)))" }
             if let d = r.domain { p += " header.d=\(d)" }
+            if let s = r.signature { p += " header.i=\(s.identity ?? "@" + s.domain)" }
             if let s = r.selector { p += " header.s=\(s)" }
             if let a = r.algorithm { p += " header.a=\(a)" }
             if let sig = r.signature?.signatureData, !sig.isEmpty {
