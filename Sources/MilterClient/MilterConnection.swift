@@ -156,10 +156,13 @@ public final class MilterConnection {
     /// The SMTP client's connection (once per milter connection).
     public func connect(hostname: String, address: String, port: UInt16 = 25, macros extra: [String: String] = [:]) throws -> Character? {
         try macros("C", ["j": "mx.example.net", "{daemon_name}": "smtpd"].merging(extra) { $1 })
-        if has(Self.noConnect) { return nil }
-        let family: UInt8 = address.contains(":") ? UInt8(ascii: "6") : UInt8(ascii: "4")
-        return try step("C", Self.cstrings([hostname]) + [family, UInt8(port >> 8), UInt8(port & 0xFF)] + Self.cstrings([address]),
-                        noReply: Self.nrConnect)
+        if !has(Self.noConnect) {
+            let family: UInt8 = address.contains(":") ? UInt8(ascii: "6") : UInt8(ascii: "4")
+            if let r = try step("C", Self.cstrings([hostname]) + [family, UInt8(port >> 8), UInt8(port & 0xFF)] + Self.cstrings([address]),
+                                noReply: Self.nrConnect) { return r }
+        }
+        if !has(Self.noHelo) { return try step("H", Self.cstrings([hostname]), noReply: Self.nrHelo) }
+        return nil
     }
 
     /// One message, as Postfix sends it: macros, MAIL, RCPT, DATA, headers, EOH, body, EOM, then ABORT.
@@ -174,7 +177,6 @@ public final class MilterConnection {
             return result
         }
         try macros("M", ["{mail_addr}": sender].merging(mailMacros) { $1 })
-        if !has(Self.noHelo) {}
         if !has(Self.noMail), let r = try step("M", Self.cstrings([sender]), noReply: Self.nrMail) { return try finish(r, "mail") }
         try macros("R", ["{rcpt_addr}": recipient])
         if !has(Self.noRcpt), let r = try step("R", Self.cstrings([recipient]), noReply: Self.nrRcpt) { return try finish(r, "rcpt") }

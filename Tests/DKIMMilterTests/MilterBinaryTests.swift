@@ -163,7 +163,7 @@ import Testing
             _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
             #expect(try verify(try c.send(message: Self.message).message).map(\.result) == [.pass])
             try c.quit()
-            #expect(milter.stop() == 0)
+            #expect(milter.stop(graceful: true) == 0)
             #expect(milter.logContains("stopped"))
         }
     }

@@ -15,10 +15,14 @@ final class MilterProcess: @unchecked Sendable {
 
     static var executable: String { Fixtures.productsDirectory + "/dkim-milter" }
 
-    init(arguments: [String], socket: String, waitForSocket: Bool = true) throws {
+    /// - Parameters:
+    ///   - executable: dkim-milter by default; OpenDKIM's `/usr/sbin/opendkim` for comparisons.
+    ///   - socketOption: how the program is told its socket (`--socket` for dkim-milter, `-p` for opendkim).
+    init(executable: String = MilterProcess.executable, arguments: [String], socket: String,
+         socketOption: String = "--socket", waitForSocket: Bool = true) throws {
         self.socket = socket
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = arguments + ["--socket", socket]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments + [socketOption, socket]
         process.standardError = errors
         process.standardOutput = errors
         errors.fileHandleForReading.readabilityHandler = { [weak self] h in
@@ -62,10 +66,11 @@ final class MilterProcess: @unchecked Sendable {
 
     func signal(_ s: Int32) { kill(process.processIdentifier, s) }
 
-    /// SIGTERM, then the exit status (SIGKILL after 20 s).
+    /// Ends the process and returns its exit status. `graceful`: SIGTERM (libmilter then takes up
+    /// to 5 s to leave its accept loop), SIGKILL after 20 s; otherwise SIGKILL at once.
     @discardableResult
-    func stop() -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+    func stop(graceful: Bool = false) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, graceful ? SIGTERM : SIGKILL) }
         let deadline = Date().addingTimeInterval(20)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }

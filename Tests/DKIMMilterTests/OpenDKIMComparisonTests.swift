@@ -1,0 +1,82 @@
+import DKIM
+import DKIMOpenSSL
+import DKIMTestSupport
+import Foundation
+import MilterClient
+import Testing
+
+/// One opendkim.conf with a KeyTable and a refile: SigningTable, run by OpenDKIM and by
+/// dkim-milter: both sign with the same d=, s= and h= set, and both signatures verify.
+@Suite(.serialized) struct OpenDKIMComparisonTests {
+    struct Signed {
+        var signature: DKIMSignature
+        var results: [VerificationResult]
+    }
+
+    func sign(with executable: String, socketOption: String, arguments: [String], dir: String, name: String) throws -> Signed {
+        let socket = "unix:\(dir)/\(name).sock"
+        let milter = try MilterProcess(executable: executable, arguments: arguments, socket: socket, socketOption: socketOption)
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+        let r = try c.send(message: MilterFixtures.message)
+        #expect(r.reply == "a" || r.reply == "c", "\(name) replied \(r.reply) at \(r.repliedAt): \(milter.log)")
+        var parser = MessageParser()
+        var first: HeaderField?
+        try parser.parse(r.message) { if case .header(let f) = $0, first == nil { first = f } }
+        let field = try #require(first, "\(name) added nothing")
+        #expect(field.hasName("dkim-signature"), "\(name): \(field.name)")
+        let resolver = try StaticTXTResolver(parsingRecordsFile: Fixtures.text("corpus/keys.txt"))
+        let results = try DKIMVerifier(resolver: resolver, crypto: OpenSSLCryptoProvider())
+            .verify(message: r.message, now: Int(Date().timeIntervalSince1970)).signatures.map(\.result)
+        let path = dir + "/\(name)-signed.eml"
+        try Data(r.message).write(to: URL(fileURLWithPath: path))
+        let dkimpy = try ProcessRunner.run("/usr/bin/python3", [Fixtures.repositoryRoot + "/Tests/InteropTests/Scripts/dkimpy_oracle.py",
+                                                                "verify", "--records", Fixtures.corpus + "/keys.txt", path])
+        #expect(dkimpy.stdoutText.hasPrefix("1 pass"), "dkimpy on \(name)'s signature: \(dkimpy.stdoutText) \(dkimpy.stderr)")
+        return Signed(signature: try DKIMSignature(parsing: field), results: results)
+    }
+
+    @Test func sameConfigurationGivesTheSameSignatureShapeInBoth() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        chmod(dir, 0o755)
+        let key = dir + "/sr2048a.private"
+        try Data(try Fixtures.bytes("corpus/keys/rsa2048a.pem")).write(to: URL(fileURLWithPath: key))
+        chmod(key, 0o600)
+        // OpenDKIM's TestPublicKeys format: NAME RECORD.
+        let records = try Fixtures.text("corpus/keys.txt").split(separator: "\n").filter { !$0.hasPrefix("#") }
+            .map { line in line.split(separator: "\t").prefix(2).joined(separator: " ") }.joined(separator: "\n") + "\n"
+        try records.write(toFile: dir + "/records", atomically: true, encoding: .utf8)
+        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n".write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com sr2048a._domainkey.example.com\n".write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
+        try """
+            Syslog                  no
+            LogWhy                  yes
+            Mode                    sv
+            Canonicalization        relaxed/relaxed
+            KeyTable                \(dir)/KeyTable
+            SigningTable            refile:\(dir)/SigningTable
+            InternalHosts           127.0.0.1
+            SignHeaders             From,To,Subject,Date,Message-ID
+            OversignHeaders         From
+            TestPublicKeys          \(dir)/records
+            PidFile                 \(dir)/opendkim.pid
+            # OpenDKIM also checks the key's parent folders, and /tmp is writable by all.
+            RequireSafeKeys         no
+            """.write(toFile: dir + "/opendkim.conf", atomically: true, encoding: .utf8)
+
+        let theirs = try sign(with: "/usr/sbin/opendkim", socketOption: "-p", arguments: ["-f", "-x", dir + "/opendkim.conf"],
+                              dir: dir, name: "opendkim")
+        let ours = try sign(with: MilterProcess.executable, socketOption: "--socket", arguments: ["--config", dir + "/opendkim.conf"],
+                            dir: dir, name: "dkim-milter")
+        #expect(ours.signature.domain == theirs.signature.domain)
+        #expect(ours.signature.selector == theirs.signature.selector)
+        #expect(Set(ours.signature.signedHeaderNames.map { $0.lowercased() }) == Set(theirs.signature.signedHeaderNames.map { $0.lowercased() }))
+        #expect(ours.signature.signedHeaderNames.map { $0.lowercased() }.sorted() == theirs.signature.signedHeaderNames.map { $0.lowercased() }.sorted())
+        #expect(ours.signature.canonicalization == theirs.signature.canonicalization)
+        #expect(ours.results == [.pass])
+        #expect(theirs.results == [.pass])
+    }
+}
