@@ -68,6 +68,12 @@ enum MilterCallbacks {
 
     // MARK: Context
 
+    /// Runs a callback body counted as in flight, so that shutdown waits for it.
+    private static func inFlight(_ body: () -> sfsistat) -> sfsistat {
+        guard let h = MilterHost.current.withLock({ $0 }) else { return body() }
+        return h.busy(body)
+    }
+
     private static func session(_ ctx: OpaquePointer?) -> MilterSession? {
         guard let raw = smfi_getpriv(ctx) else { return nil }
         return Unmanaged<MilterSession>.fromOpaque(raw).takeUnretainedValue()
@@ -138,18 +144,26 @@ enum MilterCallbacks {
     }
 
     private static let endOfHeaders: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
-        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
-        s.addMacros(MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"]))
-        return MilterCallbacks.status(s.endOfHeaders(), ctx)
+        MilterCallbacks.inFlight {
+            guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+            s.addMacros(MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"]))
+            return MilterCallbacks.status(s.endOfHeaders(), ctx)
+        }
     }
 
     private static let body: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> sfsistat = { ctx, bytes, length in
-        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
-        guard let bytes, length > 0 else { return SMFIS_CONTINUE }
-        return MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx)
+        MilterCallbacks.inFlight {
+            guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+            guard let bytes, length > 0 else { return SMFIS_CONTINUE }
+            return MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx)
+        }
     }
 
     private static let endOfMessage: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
+        MilterCallbacks.inFlight { MilterCallbacks.finishMessage(ctx) }
+    }
+
+    private static func finishMessage(_ ctx: OpaquePointer?) -> sfsistat {
         guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
         let actions = s.endOfMessage(macros: MilterCallbacks.macros(ctx, ["i"]))
         for m in actions.modifications {

@@ -11,6 +11,8 @@ public final class MilterHost: Sendable {
 
     let policy: Locked<MilterPolicy>
     let liveConnections = Locked(0)
+    /// Callbacks running right now; shutdown waits for them (a signature being made is finished).
+    let busyCallbacks = Locked(0)
     public let log: MilterLog
     let reload: @Sendable () throws -> MilterPolicy
 
@@ -24,6 +26,13 @@ public final class MilterHost: Sendable {
     }
 
     public var currentPolicy: MilterPolicy { policy.withLock { $0 } }
+
+    /// Runs a callback's work, counted as in flight.
+    func busy<T>(_ body: () -> T) -> T {
+        busyCallbacks.withLock { $0 += 1 }
+        defer { busyCallbacks.withLock { $0 -= 1 } }
+        return body()
+    }
 
     /// Reloads keys and configuration; a bad new configuration keeps the old one.
     public func reloadNow() {
@@ -89,11 +98,16 @@ public final class MilterHost: Sendable {
         }
         log.info("listening on \(socket)")
         let status = MilterCallbacks.serve()
-        // libmilter does not wait for the messages in flight: drain them ourselves.
+        // libmilter does not wait for work in flight: let every running callback finish (a
+        // message at end of message gets its signature or its header and reply). Connections idle
+        // between two commands are no longer served by libmilter's workers once it stops; the MTA
+        // then applies milter_default_action (tempfail) and the client sends the message again.
         let deadline = Date().addingTimeInterval(TimeInterval(drainSeconds))
-        while liveConnections.withLock({ $0 }) > 0 && Date() < deadline { usleep(50_000) }
-        let left = liveConnections.withLock { $0 }
-        if left > 0 { log.error("stopping with \(left) connection(s) still open after \(drainSeconds) s") }
+        while busyCallbacks.withLock({ $0 }) > 0 && Date() < deadline { usleep(20_000) }
+        let busy = busyCallbacks.withLock { $0 }
+        if busy > 0 { log.error("stopping with \(busy) message(s) still being processed after \(drainSeconds) s") }
+        let open = liveConnections.withLock { $0 }
+        if open > 0 { log.info("\(open) idle connection(s) closed at stop; the MTA retries their next message") }
         if let pidFile { unlink(pidFile) }
         log.info("stopped")
         return status == 0 ? 0 : 1

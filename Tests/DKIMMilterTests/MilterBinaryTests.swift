@@ -168,3 +168,124 @@ import Testing
         }
     }
 }
+
+/// Hosting details: the socket's mode, dropping root, TCP_NODELAY, finishing messages in flight.
+@Suite(.serialized) struct MilterHostingTests {
+    func makeConfig(_ dir: String, _ lines: String) throws -> String {
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        let path = dir + "/dkim-milter.conf"
+        try """
+            KeysDirectory   \(store)
+            TestPublicKeys  \(Fixtures.corpus)/keys.txt
+            \(lines)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func status(_ pid: Int32, _ field: String) -> String {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix(field + ":") }.map {
+            $0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+        } ?? ""
+    }
+
+    /// The socket is made with the configured UMask, and after dropping to UserID the process
+    /// holds no root privileges (it runs as root in CI, so this is a real drop).
+    @Test func socketGetsTheUMaskAndRootIsDroppedForUserID() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        chmod(dir, 0o755)
+        let asRoot = getuid() == 0
+        let config = try makeConfig(dir, "UMask 007\nPidFile \(dir)/milter.pid\n" + (asRoot ? "UserID nobody\n" : ""))
+        let milter = try MilterProcess(arguments: ["--config", config], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        var st = stat()
+        #expect(stat(dir + "/milter.sock", &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o770, "mode \(String(st.st_mode & 0o777, radix: 8))")
+        let pid = milter.process.processIdentifier
+        #expect((try? String(contentsOfFile: dir + "/milter.pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(pid)")
+        if asRoot {
+            #expect(status(pid, "Uid").split(separator: "\t").allSatisfy { $0 == "65534" }, "\(status(pid, "Uid"))")
+            #expect(status(pid, "Gid").split(separator: "\t").allSatisfy { $0 == "65534" }, "\(status(pid, "Gid"))")
+            #expect(status(pid, "CapEff") == "0000000000000000")
+            #expect(status(pid, "CapPrm") == "0000000000000000")
+        }
+        // Still serving after the drop (keys were loaded before it).
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+        #expect(try c.send(message: MilterFixtures.message).message.starts(with: Array("DKIM-Signature:".utf8)))
+    }
+
+    /// libmilter does not set TCP_NODELAY; without it a signed message waits ~40 ms for the MTA's
+    /// delayed ACK. The accepted connection must have it.
+    @Test func acceptedTCPConnectionsHaveNoDelay() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let port = 21000 + Int(getpid() % 20000)
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        let milter = try MilterProcess(arguments: ["--keys-dir", store], socket: "inet:\(port)@127.0.0.1")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        let r = try ProcessRunner.run("/usr/bin/python3", [Fixtures.repositoryRoot + "/Tests/DKIMMilterTests/Scripts/socket_nodelay.py",
+                                                           "\(milter.process.processIdentifier)", "\(port)"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let values = r.stdoutText.split(separator: "\n")
+        #expect(!values.isEmpty && values.allSatisfy { $0 == "1" }, "\(r.stdoutText)")
+        _ = c
+    }
+
+    /// SIGTERM while a message is at end of message (here: waiting for a DNS server that never
+    /// answers): the message still gets its answer and header, then the process exits cleanly.
+    @Test func messageInFlightAtSIGTERMIsFinished() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        // A DNS "server" that takes the query and never answers.
+        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let config = dir + "/c.conf"
+        try "Mode v\nNameservers 127.0.0.1:\(port)\nDNSTimeout 2\nAuthservID test.example\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["--config", config], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.9")
+        let result = Locked<MilterConnection.Result?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
+        let client = UncheckedBox(c)
+        DispatchQueue.global().async {
+            result.set(try? client.value.send(message: message))
+            done.signal()
+        }
+        usleep(1_000_000)  // the message now waits for DNS at end of message
+        milter.signal(SIGTERM)
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let r = try #require(result.get(), "no answer after SIGTERM: \(milter.log)")
+        #expect(r.reply == "a")
+        #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=temperror"))
+        #expect(milter.stop(graceful: true) == 0)
+        #expect(!milter.log.contains("still being processed"), "\(milter.log)")
+    }
+}
+
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func set(_ v: Value) { lock.lock(); value = v; lock.unlock() }
+    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+final class UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
