@@ -91,6 +91,13 @@ public final class MilterSession {
             }
         } else if config.signs {
             decision = "not signing: \(clientDescription) is not internal and not authenticated"
+            // An outside host sending as one of our domains: say how to make it ours, unless listed
+            // in ExternalIgnoreList (hosts known to send as us without being signed for).
+            if fromFields.count == 1, let address = EmailAddress.address(ofFromValue: fromFields[0].unfoldedValue),
+               !policy.keys.keys(forAuthor: address).isEmpty,
+               !config.externalIgnoreList.contains(address: clientAddress, hostname: clientHost) {
+                decision += " (From is \(address), which has a key: if this host is yours, add it to InternalHosts)"
+            }
         }
         if signing.isEmpty && config.verifies {
             var session = VerificationSession(configuration: policy.verifierConfiguration, crypto: policy.crypto, now: policy.now())

@@ -49,6 +49,10 @@ import Testing
         #expect(insertedSignatures(actions).isEmpty)
         #expect(authenticationResults(actions)?.contains("dkim=none") == true)
         #expect(session.lastLogLine?.contains("not signing: client evil.example.net [203.0.113.9] is not internal and not authenticated") == true)
+        #expect(session.lastLogLine?.contains("add it to InternalHosts") == true)
+        let ignored = MilterSession(policy: try F.policy { $0.externalIgnoreList = try! NetworkList(parsing: ["203.0.113.0/24"]) })
+        _ = F.run(ignored, F.message, client: ("evil.example.net", "203.0.113.9"))
+        #expect(ignored.lastLogLine?.contains("InternalHosts") == false)
     }
 
     @Test func doesNotSignAMessageWithTwoFromFields() throws {
