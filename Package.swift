@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "DKIMTestSupport", dependencies: ["DKIM"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],

@@ -3,7 +3,7 @@ import DKIM
 
 /// Looks TXT records up through glibc's resolver (`res_nquery`), one private resolver state
 /// per lookup: the servers in /etc/resolv.conf, or one chosen server (IPv4, any port).
-public struct SystemTXTResolver: TXTResolver {
+public struct SystemTXTResolver: TTLTXTResolver {
     /// A name server as `IP` or `IP:PORT`; nil uses /etc/resolv.conf.
     public let nameserver: (address: String, port: Int)?
     /// Seconds per try.
@@ -27,6 +27,10 @@ public struct SystemTXTResolver: TXTResolver {
     }
 
     public func lookupTXT(_ name: String) -> TXTLookupResult {
+        lookupTXTWithTTL(name).result
+    }
+
+    public func lookupTXTWithTTL(_ name: String) -> (result: TXTLookupResult, ttl: UInt32?) {
         var buffer = [UInt8](repeating: 0, count: 65535)
         var herr: Int32 = 0
         let n = buffer.withUnsafeMutableBufferPointer { b in
@@ -38,14 +42,15 @@ public struct SystemTXTResolver: TXTResolver {
         }
         if n < 0 {
             switch herr {
-            case HOST_NOT_FOUND, NO_DATA: return .nameNotFound
-            case TRY_AGAIN: return .temporaryFailure(reason: "the DNS server did not answer or answered SERVFAIL")
-            default: return .temporaryFailure(reason: "the DNS lookup failed (resolver error \(herr))")
+            case HOST_NOT_FOUND: return (.nameNotFound, nil)
+            case NO_DATA: return (.records([]), nil)
+            case TRY_AGAIN: return (.temporaryFailure(reason: "the DNS server did not answer or answered SERVFAIL"), nil)
+            default: return (.temporaryFailure(reason: "the DNS lookup failed (resolver error \(herr))"), nil)
             }
         }
-        guard let records = DNSResponse.txtRecords(in: Array(buffer.prefix(min(Int(n), buffer.count)))) else {
-            return .temporaryFailure(reason: "the DNS answer for \(name) is malformed")
+        guard let answer = DNSResponse.answer(in: Array(buffer.prefix(min(Int(n), buffer.count)))) else {
+            return (.temporaryFailure(reason: "the DNS answer for \(name) is malformed"), nil)
         }
-        return records.isEmpty ? .nameNotFound : .records(records)
+        return (.records(answer.records), answer.ttl)
     }
 }

@@ -24,7 +24,9 @@ public enum MilterSetup {
                 warnings.append("Nameservers: only the first, \(c.nameservers[0]), is used")
             }
             do {
-                resolver = try SystemTXTResolver(nameserver: c.nameservers.first, timeout: c.dnsTimeout, tries: 2)
+                // One cache for all connections: keys are asked for once per TTL, not per message.
+                resolver = CachingTXTResolver(upstream: try SystemTXTResolver(nameserver: c.nameservers.first,
+                                                                              timeout: c.dnsTimeout, tries: 2))
             } catch {
                 throw ConfigurationError("Nameservers: \(error.reason)")
             }

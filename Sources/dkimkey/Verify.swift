@@ -21,6 +21,12 @@ struct Verify: ParsableCommand {
         """)
     var records: String?
 
+    @Option(help: "Ask this DNS server (IPv4, IP or IP:PORT) instead of the ones in /etc/resolv.conf.")
+    var nameserver: String?
+
+    @Option(help: "Seconds to wait for each DNS answer.")
+    var timeout: Int = 5
+
     @Flag(help: "One JSON object per file per line.")
     var json = false
 
@@ -39,6 +45,8 @@ struct Verify: ParsableCommand {
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one message file") }
         guard maxSignatures > 0 else { throw ValidationError("--max-signatures must be at least 1") }
+        guard (1...300).contains(timeout) else { throw ValidationError("--timeout must be from 1 to 300 seconds") }
+        guard records == nil || nameserver == nil else { throw ValidationError("--records and --nameserver exclude each other") }
     }
 
     func run() throws {
@@ -51,7 +59,11 @@ struct Verify: ParsableCommand {
                 throw ToolError("the records file \(records): \(error.reason)")
             }
         } else {
-            resolver = try SystemTXTResolver()
+            do {
+                resolver = CachingTXTResolver(upstream: try SystemTXTResolver(nameserver: nameserver, timeout: timeout, tries: 2))
+            } catch {
+                throw ToolError("--nameserver: \(error.reason)")
+            }
         }
         let verifier = DKIMVerifier(configuration: VerifierConfiguration(maximumSignatures: maxSignatures),
                                     resolver: resolver, crypto: OpenSSLCryptoProvider())

@@ -128,3 +128,19 @@ import Testing
         #expect(AuthenticationResults.value(authservID: "mx", results: []).hasSuffix("dkim=none"))
     }
 }
+
+@Suite struct IDNATests {
+    /// RFC 3492 §7.1 samples and common names.
+    @Test(arguments: [("bücher", "bcher-kva"), ("münchen", "mnchen-3ya"), ("例え", "r8jz45g"),
+                      ("ليهمابتكلموشعربي؟", "egbpdaj6bu4bxfgehfvwxn")])
+    func encodesPunycode(_ label: String, _ expected: String) {
+        #expect(IDNA.punycode(label) == expected)
+    }
+
+    /// RFC 8616 §3: U-labels in d= and s= are looked up as A-labels.
+    @Test func keyQueryNameUsesALabels() throws {
+        let s = DKIMSignature(algorithm: .rsaSHA256, domain: "Bücher.example", selector: "sel", signedHeaderNames: ["from"])
+        #expect(s.keyQueryName == "sel._domainkey.xn--bcher-kva.example")
+        #expect(IDNA.asciiDomain("MAIL.Example.COM") == "mail.example.com")
+    }
+}

@@ -46,6 +46,10 @@ public struct DKIMSignature: Sendable, Equatable {
         return String(i[i.index(after: at)...])
     }
 
-    /// The name to query for the key: `selector._domainkey.domain` (RFC 6376 §3.6.2.1).
-    public var keyQueryName: String { "\(selector)._domainkey.\(domain)".lowercased() }
+    /// The name to query for the key: `selector._domainkey.domain` (RFC 6376 §3.6.2.1), with
+    /// internationalized labels as A-labels (RFC 8616 §3).
+    public var keyQueryName: String {
+        let name = "\(selector)._domainkey.\(domain)"
+        return IDNA.asciiDomain(name) ?? name.lowercased()
+    }
 }

@@ -1,0 +1,93 @@
+import DKIM
+import DKIMDNS
+import DKIMTestSupport
+import Foundation
+import Testing
+
+/// The resolver against real DNS servers on loopback: the project's fake server (every kind of
+/// answer, query counts) and dnsmasq.
+@Suite struct SystemTXTResolverTests {
+    static let key = "v=DKIM1; k=rsa; p=" + String(repeating: "A", count: 392)
+
+    func resolver(_ server: FakeDNSServer, timeout: Int = 2, tries: Int = 1) throws -> SystemTXTResolver {
+        try SystemTXTResolver(nameserver: server.address, timeout: timeout, tries: tries)
+    }
+
+    @Test func joinsTheStringsOfOneRecord() throws {
+        let strings = stride(from: 0, to: Self.key.count, by: 255).map {
+            String(Self.key.dropFirst($0).prefix(255))
+        }
+        let server = try FakeDNSServer(["one._domainkey.example.com": .txt([[Self.key.count > 255 ? String(Self.key.prefix(255)) : Self.key,
+                                                                              String(Self.key.dropFirst(255))]]),
+                                        "split._domainkey.example.com": .txt([strings])])
+        let r = try resolver(server)
+        #expect(r.lookupTXT("one._domainkey.example.com") == .records([Self.key]))
+        #expect(r.lookupTXT("split._domainkey.example.com") == .records([Self.key]))
+        #expect(strings.count == 2)
+    }
+
+    @Test func followsCNAMEs() throws {
+        let server = try FakeDNSServer(["sel._domainkey.example.com": .cname("sel._domainkey.provider.example"),
+                                        "sel._domainkey.provider.example": .txt([["v=DKIM1; p=AB"]], ttl: 120)])
+        let (result, ttl) = try resolver(server).lookupTXTWithTTL("sel._domainkey.example.com")
+        #expect(result == .records(["v=DKIM1; p=AB"]))
+        #expect(ttl == 120)
+    }
+
+    @Test func severalRecordsAtOneNameAreAllReturned() throws {
+        let server = try FakeDNSServer(["two._domainkey.example.com": .txt([["v=spf1 -all"], ["v=DKIM1; p=AB"]])])
+        #expect(try resolver(server).lookupTXT("two._domainkey.example.com") == .records(["v=spf1 -all", "v=DKIM1; p=AB"]))
+    }
+
+    /// RFC 6376 §6.1.2: no record is a permanent "no key"; a failing server is temporary.
+    @Test func mapsFailuresToPermanentAndTemporaryResults() throws {
+        let server = try FakeDNSServer(["nodata._domainkey.example.com": .noData, "fail._domainkey.example.com": .servfail])
+        let r = try resolver(server)
+        #expect(r.lookupTXT("missing._domainkey.example.com") == .nameNotFound)
+        #expect(r.lookupTXT("nodata._domainkey.example.com") == .records([]))
+        guard case .temporaryFailure = r.lookupTXT("fail._domainkey.example.com") else {
+            Issue.record("SERVFAIL must be a temporary failure")
+            return
+        }
+    }
+
+    @Test func silentServerTimesOutWithinTheConfiguredBound() throws {
+        let server = try FakeDNSServer(["slow._domainkey.example.com": .silent])
+        let start = Date()
+        let result = try resolver(server, timeout: 1, tries: 2).lookupTXT("slow._domainkey.example.com")
+        let elapsed = Date().timeIntervalSince(start)
+        guard case .temporaryFailure = result else {
+            Issue.record("a timeout must be a temporary failure, got \(result)")
+            return
+        }
+        #expect(elapsed < 4, "took \(elapsed) s for timeout 1 s × 2 tries")
+        #expect(server.queries(for: "slow._domainkey.example.com") >= 1)
+    }
+
+    @Test func refusesNameserversThatAreNotIPv4() {
+        #expect(throws: DKIMError.self) { try SystemTXTResolver(nameserver: "ns.example.com") }
+        #expect(throws: DKIMError.self) { try SystemTXTResolver(nameserver: "127.0.0.1:99999") }
+    }
+
+    /// The same lookups against dnsmasq, a real DNS server, on a port of its own.
+    @Test func worksAgainstDnsmasq() throws {
+        let port = 25000 + Int(getpid() % 10000)
+        let long = "v=DKIM1; k=rsa; p=" + String(repeating: "B", count: 300)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
+        process.arguments = ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1",
+                             "--bind-interfaces", "--port=\(port)", "--local=/example.com/", "--pid-file=",
+                             "--txt-record=a._domainkey.example.com,v=DKIM1; p=AB",
+                             "--txt-record=b._domainkey.example.com,\(long.prefix(255)),\(long.dropFirst(255))"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let r = try SystemTXTResolver(nameserver: "127.0.0.1:\(port)", timeout: 1, tries: 2)
+        var first = r.lookupTXT("a._domainkey.example.com")
+        for _ in 0..<50 where first != .records(["v=DKIM1; p=AB"]) { usleep(100_000); first = r.lookupTXT("a._domainkey.example.com") }
+        #expect(first == .records(["v=DKIM1; p=AB"]))
+        #expect(r.lookupTXT("b._domainkey.example.com") == .records([long]))
+        #expect(r.lookupTXT("none._domainkey.example.com") == .nameNotFound)
+    }
+}
