@@ -74,6 +74,8 @@ public final class FakeDNSServer: @unchecked Sendable {
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength) }
             }
             guard n >= 12 else { continue }
+            lock.lock(); let stillRunning = running; lock.unlock()
+            if !stillRunning { return }
             guard let reply = respond(to: Array(buffer[0..<n])) else { continue }
             _ = withUnsafePointer(to: &from) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, fromLength) }

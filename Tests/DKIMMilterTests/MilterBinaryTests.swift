@@ -289,3 +289,49 @@ final class UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+/// The milter looking keys up in a real DNS server on loopback.
+@Suite(.serialized) struct MilterDNSTests {
+    /// The corpus keys, served by the project's test DNS server.
+    static func server() throws -> FakeDNSServer {
+        var table: [String: FakeDNSServer.Answer] = [:]
+        for line in try Fixtures.text("corpus/keys.txt").split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: "\t").map(String.init)
+            guard parts.count >= 2, parts[1] != "!TEMPFAIL" else { continue }
+            let strings = stride(from: 0, to: parts[1].utf8.count, by: 255).map {
+                String(decoding: Array(parts[1].utf8)[$0..<min($0 + 255, parts[1].utf8.count)], as: UTF8.self)
+            }
+            table[parts[0]] = .txt([strings])
+        }
+        return try FakeDNSServer(table)
+    }
+
+    @Test func verifiesThroughDNSAndADeadServerGivesTemperrorAndTheConfiguredAction() throws {
+        let dns = try Self.server()
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try """
+            Mode            v
+            Nameservers     \(dns.address)
+            DNSTimeout      1
+            AuthservID      test.example
+            On-DNSError     tempfail
+            """.write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.20")
+        let first = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
+        #expect(String(decoding: first.message, as: UTF8.self).contains("dkim=pass header.d=example.com"), "\(milter.log)")
+        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == 1)
+        // The same key again: from the cache, no query.
+        _ = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
+        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == 1)
+        // The server dies; a key not in the cache cannot be fetched.
+        dns.stop()
+        let second = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rs.eml"))
+        #expect(second.reply == "t", "On-DNSError tempfail: \(second.reply)")
+        #expect(milter.logContains("temperror"), "\(milter.log)")
+    }
+}
