@@ -28,6 +28,11 @@ let package = Package(
         ]),
         // A milter-protocol client that speaks to a milter as Postfix does (tests, benchmarks).
         .target(name: "MilterClient"),
+        // The benchmark: the same load against dkim-milter and OpenDKIM, and the library alone.
+        .target(name: "MilterBench", dependencies: ["DKIM", "DKIMOpenSSL", "MilterClient"]),
+        .executableTarget(name: "dkim-bench", dependencies: [
+            "MilterBench", "DKIM", "DKIMOpenSSL", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // What the dkimkey commands do, as a library so it can be tested.
         .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS"]),
         .executableTarget(name: "dkimkey", dependencies: [
@@ -39,7 +44,7 @@ let package = Package(
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport"]),
-        .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMTestSupport"]),
+        .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyTool", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
         .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),

@@ -1,0 +1,82 @@
+import DKIM
+import DKIMOpenSSL
+import Foundation
+import Glibc
+import MilterClient
+
+/// A milter process started for one benchmark case: dkim-milter or OpenDKIM, with equivalent
+/// settings (same key, same canonicalization, keys from a records file, no DNS).
+public final class MilterUnderTest {
+    public enum Kind: String, Sendable, CaseIterable { case dkimMilter = "dkim-milter", opendkim }
+
+    public let kind: Kind
+    public let socket: String
+    public let process = Process()
+    public let directory: String
+
+    /// - Parameters:
+    ///   - keyFile: the private key (PEM), published as `selector._domainkey.example.com` in `records`.
+    ///   - records: `NAME RECORD` lines.
+    public init(kind: Kind, mode: LoadRunner.Mode, keyFile: String, selector: String, records: String,
+                tcpPort: Int?, dkimMilterPath: String) throws {
+        self.kind = kind
+        directory = NSTemporaryDirectory() + "dkim-bench-\(kind.rawValue)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        socket = tcpPort.map { "inet:\($0)@127.0.0.1" } ?? "unix:\(directory)/milter.sock"
+        let key = directory + "/\(selector).pem"
+        try FileManager.default.copyItem(atPath: keyFile, toPath: key)
+        chmod(key, 0o600)
+        try records.write(toFile: directory + "/records", atomically: true, encoding: .utf8)
+        try "\(selector)._domainkey.example.com example.com:\(selector):\(key)\n".write(toFile: directory + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com \(selector)._domainkey.example.com\n".write(toFile: directory + "/SigningTable", atomically: true, encoding: .utf8)
+        let common = """
+            Mode                    \(mode == .sign ? "s" : "v")
+            Syslog                  no
+            Canonicalization        relaxed/relaxed
+            KeyTable                \(directory)/KeyTable
+            SigningTable            refile:\(directory)/SigningTable
+            InternalHosts           127.0.0.1
+            OversignHeaders         From
+            TestPublicKeys          \(directory)/records
+            RequireSafeKeys         no
+            MinimumKeyBits          1024
+            AuthservID              bench.example
+            On-Default              accept
+
+            """
+        try common.write(toFile: directory + "/milter.conf", atomically: true, encoding: .utf8)
+        switch kind {
+        case .dkimMilter:
+            process.executableURL = URL(fileURLWithPath: dkimMilterPath)
+            process.arguments = ["--config", directory + "/milter.conf", "--socket", socket]
+        case .opendkim:
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/opendkim")
+            process.arguments = ["-f", "-x", directory + "/milter.conf", "-p", socket]
+        }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? MilterConnection(socket: socket, timeout: 5)) != nil { return }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        stop()
+        throw BenchError("\(kind.rawValue) did not start on \(socket)")
+    }
+
+    public var stats: ProcessStats? { ProcessStats.read(pid: process.processIdentifier) }
+
+    public func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+public struct BenchError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

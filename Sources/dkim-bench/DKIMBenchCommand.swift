@@ -1,0 +1,105 @@
+import ArgumentParser
+import DKIM
+import DKIMOpenSSL
+import Foundation
+import MilterBench
+
+@main
+struct DKIMBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dkim-bench",
+        abstract: "Benchmark dkim-milter against OpenDKIM on this machine, and the DKIM library alone.",
+        subcommands: [Milter.self, Library.self])
+}
+
+struct Milter: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The same load against dkim-milter and OpenDKIM, A then B then A…; reports ratios.")
+
+    @Option(help: "Modes: sign, verify (comma separated).") var modes = "sign,verify"
+    @Option(help: "Keys: rsa, ed25519.") var keys = "rsa"
+    @Option(help: "Message sizes: 2k, 100k, 10m.") var sizes = "2k"
+    @Option(help: "Concurrent connections (comma separated).") var concurrency = "4"
+    @Option(help: "Messages per connection (1 = a connection per message).") var perConnection = "10"
+    @Option(help: "Sockets: unix, inet.") var sockets = "unix"
+    @Option(help: "Messages per round for 2k messages (fewer for larger ones).") var messages = 2000
+    @Option(help: "Rounds (each round runs both milters).") var rounds = 3
+    @Option(help: "The dkim-milter binary.") var dkimMilter = ".build/release/dkim-milter"
+    @Option(help: "Directory with rsa2048a.pem / ed25519a.pem and keys.txt.") var keysDir = "Tests/Fixtures/corpus"
+
+    func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func run() throws {
+        guard FileManager.default.isExecutableFile(atPath: dkimMilter) else {
+            throw ValidationError("\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
+        }
+        let records = try String(contentsOfFile: keysDir + "/keys.txt", encoding: .utf8)
+        func record(_ name: String) -> String {
+            records.split(separator: "\n").first { $0.hasPrefix(name + "\t") }.map { String($0.split(separator: "\t")[1]) } ?? ""
+        }
+        var table: [String] = []
+        table.append("| case | dkim-milter msg/s (median, range) | OpenDKIM msg/s | ratio | p50 / p99 ms (ours) | p50 / p99 ms (OpenDKIM) | CPU ms/msg ours / OpenDKIM | peak RSS MB ours / OpenDKIM | checked |")
+        table.append("|---|---|---|---|---|---|---|---|---|")
+        for mode in list(modes) {
+            for keyName in list(keys) {
+                let (file, selector) = keyName == "ed25519" ? ("ed25519a.pem", "seda") : ("rsa2048a.pem", "sr2048a")
+                for sizeText in list(sizes) {
+                    let size = sizeText.lowercased().hasSuffix("m") ? (Int(sizeText.dropLast()) ?? 1) << 20
+                        : sizeText.lowercased().hasSuffix("k") ? (Int(sizeText.dropLast()) ?? 2) << 10 : Int(sizeText) ?? 2048
+                    let count = max(10, min(messages, messages * 2048 / max(size, 2048)))
+                    for c in list(concurrency).compactMap(Int.init) {
+                        for per in list(perConnection).compactMap(Int.init) {
+                            for socket in list(sockets) {
+                                let benchCase = MilterBenchmark.Case(
+                                    mode: mode == "verify" ? .verify : .sign, keyType: keyName == "ed25519" ? .ed25519 : .rsa,
+                                    size: size, concurrency: c, messages: count, perConnection: per, tcp: socket == "inet")
+                                FileHandle.standardError.write(Data("\(benchCase)\n".utf8))
+                                let bench = MilterBenchmark(keyFile: keysDir + "/keys/" + file, selector: selector,
+                                                            record: record("\(selector)._domainkey.example.com"),
+                                                            dkimMilterPath: dkimMilter, rounds: rounds)
+                                let r = try bench.run(benchCase) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+                                table.append(row(benchCase, ours: r[.dkimMilter]!, theirs: r[.opendkim]!))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        print(table.joined(separator: "\n"))
+    }
+
+    func row(_ c: MilterBenchmark.Case, ours: MilterBenchmark.Measurement, theirs: MilterBenchmark.Measurement) -> String {
+        func f(_ v: Double, _ d: Int = 0) -> String { String(format: "%.\(d)f", v) }
+        let mo = BenchFormat.median(ours.rates), mt = BenchFormat.median(theirs.rates)
+        let checked = "\(ours.verified)/\(ours.verified + ours.verifyFailures) ours, \(theirs.verified)/\(theirs.verified + theirs.verifyFailures) OpenDKIM"
+            + (ours.failures + theirs.failures > 0 ? "; failures \(ours.failures)/\(theirs.failures): \(ours.firstError ?? theirs.firstError ?? "")" : "")
+        return "| \(c) | \(f(mo)) (\(f(ours.rates.min() ?? 0))–\(f(ours.rates.max() ?? 0))) | \(f(mt)) (\(f(theirs.rates.min() ?? 0))–\(f(theirs.rates.max() ?? 0))) | "
+            + "\(f(mt > 0 ? mo / mt : 0, 2))× | \(f(BenchFormat.median(ours.p50), 2)) / \(f(BenchFormat.median(ours.p99), 2)) | "
+            + "\(f(BenchFormat.median(theirs.p50), 2)) / \(f(BenchFormat.median(theirs.p99), 2)) | "
+            + "\(f(BenchFormat.median(ours.cpuPerThousand), 3)) / \(f(BenchFormat.median(theirs.cpuPerThousand), 3)) | "
+            + "\(f(Double(ours.peakRSS) / 1e6, 1)) / \(f(Double(theirs.peakRSS) / 1e6, 1)) | \(checked) |"
+    }
+}
+
+struct Library: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Canonicalize+hash MB/s and signatures/s against openssl speed.")
+
+    @Option(help: "Directory with rsa2048a.pem and ed25519a.pem.") var keysDir = "Tests/Fixtures/corpus/keys"
+
+    func run() throws {
+        let speed = LibraryBenchmark.opensslSpeed()
+        let simple = LibraryBenchmark.hashThroughput(.simple)
+        let relaxed = LibraryBenchmark.hashThroughput(.relaxed)
+        let rsa = try PrivateKey(pemOrSeed: String(contentsOfFile: keysDir + "/rsa2048a.pem", encoding: .utf8))
+        let ed = try PrivateKey(pemOrSeed: String(contentsOfFile: keysDir + "/ed25519a.pem", encoding: .utf8))
+        let rsaRate = LibraryBenchmark.signaturesPerSecond(rsa)
+        let edRate = LibraryBenchmark.signaturesPerSecond(ed)
+        func pct(_ a: Double, _ b: Double?) -> String { b.map { String(format: "%.0f%%", a / $0 * 100) } ?? "n/a" }
+        print("| measure | library | openssl speed | fraction |")
+        print("|---|---|---|---|")
+        print("| simple body canonicalize + SHA-256 | \(String(format: "%.0f", simple)) MB/s | \(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(simple, speed.sha256)) |")
+        print("| relaxed body canonicalize + SHA-256 | \(String(format: "%.0f", relaxed)) MB/s | \(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(relaxed, speed.sha256)) |")
+        print("| RSA-2048 signatures | \(String(format: "%.0f", rsaRate))/s | \(speed.rsa2048.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(rsaRate, speed.rsa2048)) |")
+        print("| Ed25519 signatures | \(String(format: "%.0f", edRate))/s | \(speed.ed25519.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(edRate, speed.ed25519)) |")
+    }
+}
