@@ -23,14 +23,103 @@ public struct BodyCanonicalizer: Sendable {
     }
 
     /// Canonicalizes the next chunk into a sink.
+    ///
+    /// Runs of ordinary bytes are copied in bulk; only line ends and (relaxed) whitespace are
+    /// looked at one by one.
     public mutating func canonicalize<S: CanonicalBodySink>(_ chunk: UnsafeBufferPointer<UInt8>, into sink: inout S) {
         output.removeAll(keepingCapacity: true)
         output.reserveCapacity(chunk.count + 8)
         switch algorithm {
-        case .simple: for b in chunk { simple(b) }
-        case .relaxed: for b in chunk { relaxed(b) }
+        case .simple: simpleChunk(chunk)
+        case .relaxed: relaxedChunk(chunk)
         }
         if !output.isEmpty { output.withUnsafeBufferPointer { sink.absorb($0) } }
+    }
+
+    private mutating func simpleChunk(_ p: UnsafeBufferPointer<UInt8>) {
+        let n = p.count
+        var i = 0
+        while i < n {
+            if sawCR {
+                sawCR = false
+                if p[i] == ASCII.lf {
+                    pendingCRLFs += 1
+                    i += 1
+                    continue
+                }
+                emitContent(ASCII.cr)
+            }
+            var j = i
+            while j < n && p[j] != ASCII.cr { j += 1 }
+            if j > i { emitRun(UnsafeBufferPointer(rebasing: p[i..<j])) }
+            if j < n {
+                sawCR = true
+                j += 1
+            }
+            i = j
+        }
+    }
+
+    private mutating func relaxedChunk(_ p: UnsafeBufferPointer<UInt8>) {
+        let n = p.count
+        var i = 0
+        while i < n {
+            let b = p[i]
+            if sawCR {
+                sawCR = false
+                if b == ASCII.lf {
+                    pendingSpace = false  // WSP at the end of a line is removed
+                    pendingCRLFs += 1
+                    i += 1
+                    continue
+                }
+                emitContent(ASCII.cr)
+            }
+            if b == ASCII.cr {
+                sawCR = true
+                i += 1
+            } else if ASCII.isWSP(b) {
+                pendingSpace = true
+                i += 1
+            } else {
+                // The run goes on over ordinary bytes and over single spaces between them, which
+                // relaxed canonicalization keeps as they are.
+                var j = i + 1
+                while j < n {
+                    let c = p[j]
+                    if c != ASCII.cr && c != ASCII.space && c != ASCII.tab {
+                        j += 1
+                    } else if c == ASCII.space && j + 1 < n && p[j + 1] != ASCII.cr && p[j + 1] != ASCII.space && p[j + 1] != ASCII.tab {
+                        j += 2
+                    } else {
+                        break
+                    }
+                }
+                emitRun(UnsafeBufferPointer(rebasing: p[i..<j]))
+                i = j
+            }
+        }
+    }
+
+    /// A run of input bytes that canonicalization keeps as they are, copied in one go.
+    @inline(__always)
+    private mutating func emitRun(_ run: UnsafeBufferPointer<UInt8>) {
+        flushPending()
+        output.append(contentsOf: run)
+        hasContent = true
+    }
+
+    @inline(__always)
+    private mutating func flushPending() {
+        while pendingCRLFs > 0 {
+            output.append(ASCII.cr)
+            output.append(ASCII.lf)
+            pendingCRLFs -= 1
+        }
+        if pendingSpace {
+            output.append(ASCII.space)
+            pendingSpace = false
+        }
     }
 
     /// Canonicalizes the next chunk.
@@ -69,54 +158,9 @@ public struct BodyCanonicalizer: Sendable {
 
     @inline(__always)
     private mutating func emitContent(_ b: UInt8) {
-        while pendingCRLFs > 0 {
-            output.append(ASCII.cr)
-            output.append(ASCII.lf)
-            pendingCRLFs -= 1
-        }
-        if pendingSpace {
-            output.append(ASCII.space)
-            pendingSpace = false
-        }
+        flushPending()
         output.append(b)
         hasContent = true
-    }
-
-    @inline(__always)
-    private mutating func simple(_ b: UInt8) {
-        if sawCR {
-            sawCR = false
-            if b == ASCII.lf {
-                pendingCRLFs += 1
-                return
-            }
-            emitContent(ASCII.cr)
-        }
-        if b == ASCII.cr {
-            sawCR = true
-        } else {
-            emitContent(b)
-        }
-    }
-
-    @inline(__always)
-    private mutating func relaxed(_ b: UInt8) {
-        if sawCR {
-            sawCR = false
-            if b == ASCII.lf {
-                pendingSpace = false  // WSP at the end of a line is removed
-                pendingCRLFs += 1
-                return
-            }
-            emitContent(ASCII.cr)
-        }
-        if b == ASCII.cr {
-            sawCR = true
-        } else if ASCII.isWSP(b) {
-            pendingSpace = true
-        } else {
-            emitContent(b)
-        }
     }
 }
 
