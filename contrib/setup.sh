@@ -15,7 +15,8 @@ packages=(
   dnsmasq-base        # a real DNS server on loopback for the tests
   publicsuffix        # the Public Suffix List, for DMARC alignment
   iproute2            # ip, to bring up loopback in the tests' network namespaces
-  util-linux          # unshare
+  util-linux          # unshare, setsid and script (the Postfix end-to-end tests)
+  postfix             # real Postfix with smtp-source and smtp-sink: end-to-end milter tests
   pkg-config
 )
 
@@ -31,13 +32,18 @@ fi
 echo "setup: installing ${missing[*]}" >&2
 as_root=()
 if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null; then as_root=(sudo); else
+  if command -v sudo >/dev/null; then as_root=(sudo env DEBIAN_FRONTEND=noninteractive); else
     echo "setup: these Debian packages are missing and this is not root: ${missing[*]}" >&2
     echo "setup: run as root: apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix without this answer installs as "Internet Site", a system-wide instance on port 25.
+# "No configuration" writes no main.cf: the tests run their own instances with postfix -c DIR.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+  echo "postfix postfix/main_mailer_type select No configuration" | "${as_root[@]}" debconf-set-selections
+fi
 "${as_root[@]}" apt-get update -qq
 # OpenDKIM's package starts a service where systemd runs; policy-rc.d keeps it from starting.
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
