@@ -73,16 +73,15 @@ import Testing
     @Test func worksAgainstDnsmasq() throws {
         let port = 25000 + Int(getpid() % 10000)
         let long = "v=DKIM1; k=rsa; p=" + String(repeating: "B", count: 300)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-        process.arguments = ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1",
-                             "--bind-interfaces", "--port=\(port)", "--local=/example.com/", "--pid-file=",
-                             "--txt-record=a._domainkey.example.com,v=DKIM1; p=AB",
-                             "--txt-record=b._domainkey.example.com,\(long.prefix(255)),\(long.dropFirst(255))"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        // posix_spawn, not Foundation's Process: dnsmasq closes the descriptors Process watches.
+        let dnsmasq = try SpawnedProcess("/usr/sbin/dnsmasq", [
+            "--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
+            "--port=\(port)", "--local=/example.com/", "--pid-file=", "--conf-file=/dev/null",
+            "--txt-record=a._domainkey.example.com,v=DKIM1; p=AB",
+            "--txt-record=b._domainkey.example.com,\(long.prefix(255)),\(long.dropFirst(255))"], output: dir + "/dnsmasq.log")
+        defer { dnsmasq.stop(timeout: 2) }
         let r = try SystemTXTResolver(nameserver: "127.0.0.1:\(port)", timeout: 1, tries: 2)
         var first = r.lookupTXT("a._domainkey.example.com")
         for _ in 0..<50 where first != .records(["v=DKIM1; p=AB"]) { usleep(100_000); first = r.lookupTXT("a._domainkey.example.com") }
