@@ -59,6 +59,13 @@ public struct DKIMError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { reason }
 
+    /// The reason's first clause (before the first ": "), for short places such as an
+    /// Authentication-Results comment: "body hash mismatch", "no key for signature".
+    public var summary: String {
+        guard let r = reason.firstRange(of: ": ") else { return reason }
+        return String(reason[..<r.lowerBound])
+    }
+
     public static func == (lhs: DKIMError, rhs: DKIMError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 }

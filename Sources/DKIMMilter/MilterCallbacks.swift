@@ -74,9 +74,34 @@ enum MilterCallbacks {
         return h.busy(body)
     }
 
-    private static func session(_ ctx: OpaquePointer?) -> MilterSession? {
+    /// What libmilter keeps for one connection (smfi_setpriv): the session, and the steps the
+    /// MTA agreed to send without waiting for a reply.
+    final class Connection {
+        var session: MilterSession?
+        var noReply: UInt = 0
+    }
+
+    private static func connection(_ ctx: OpaquePointer?) -> Connection? {
         guard let raw = smfi_getpriv(ctx) else { return nil }
-        return Unmanaged<MilterSession>.fromOpaque(raw).takeUnretainedValue()
+        return Unmanaged<Connection>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    private static func session(_ ctx: OpaquePointer?) -> MilterSession? {
+        connection(ctx)?.session
+    }
+
+    /// SMFIS_NOREPLY where the step was negotiated without reply, else the status.
+    private static func reply(_ status: sfsistat, _ ctx: OpaquePointer?, noReplyFlag: Int) -> sfsistat {
+        guard status == SMFIS_CONTINUE, let c = connection(ctx), c.noReply & UInt(noReplyFlag) != 0 else { return status }
+        return SMFIS_NOREPLY
+    }
+
+    private static func makeConnection(_ ctx: OpaquePointer?) -> Connection {
+        if let c = connection(ctx) { return c }
+        let c = Connection()
+        smfi_setpriv(ctx, Unmanaged.passRetained(c).toOpaque())
+        MilterHost.current.withLock { $0 }?.liveConnections.withLock { $0 += 1 }
+        return c
     }
 
     private static func symbol(_ ctx: OpaquePointer?, _ name: String) -> String? {
@@ -109,11 +134,14 @@ enum MilterCallbacks {
     private static let negotiate: @convention(c) (OpaquePointer?, UInt, UInt, UInt, UInt,
                                                   UnsafeMutablePointer<UInt>?, UnsafeMutablePointer<UInt>?,
                                                   UnsafeMutablePointer<UInt>?, UnsafeMutablePointer<UInt>?) -> sfsistat = {
-        _, actions, protocol_, _, _, pActions, pProtocol, p2, p3 in
+        ctx, actions, protocol_, _, _, pActions, pProtocol, p2, p3 in
         pActions?.pointee = actions & UInt(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
-        // Header values with their leading space, exactly as sent; skip the steps not needed.
-        let wanted = UInt(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP)
+        // Header values with their leading space, exactly as sent; skip the steps not needed;
+        // no replies for the steps that always continue (fewer round trips per message).
+        let noReply = UInt(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY)
+        let wanted = UInt(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP) | noReply
         pProtocol?.pointee = protocol_ & wanted
+        MilterCallbacks.makeConnection(ctx).noReply = protocol_ & noReply
         p2?.pointee = 0
         p3?.pointee = 0
         return SMFIS_CONTINUE
@@ -123,24 +151,25 @@ enum MilterCallbacks {
         ctx, host, address in
         guard let h = MilterHost.current.withLock({ $0 }) else { return SMFIS_TEMPFAIL }
         let session = MilterSession(policy: h.currentPolicy)
-        smfi_setpriv(ctx, Unmanaged.passRetained(session).toOpaque())
-        h.liveConnections.withLock { $0 += 1 }
-        return MilterCallbacks.status(session.connect(hostname: host.map { String(cString: $0) },
-                                                      address: MilterCallbacks.addressString(address)), ctx)
+        MilterCallbacks.makeConnection(ctx).session = session
+        let status = MilterCallbacks.status(session.connect(hostname: host.map { String(cString: $0) },
+                                                            address: MilterCallbacks.addressString(address)), ctx)
+        return MilterCallbacks.reply(status, ctx, noReplyFlag: SMFIP_NR_CONN)
     }
 
     private static let envelopeFrom: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> sfsistat = {
         ctx, _ in
         guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
         let m = MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"])
-        return MilterCallbacks.status(s.envelopeFrom(macros: m), ctx)
+        return MilterCallbacks.reply(MilterCallbacks.status(s.envelopeFrom(macros: m), ctx), ctx, noReplyFlag: SMFIP_NR_MAIL)
     }
 
     private static let header: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) -> sfsistat = {
         ctx, name, value in
         guard let s = MilterCallbacks.session(ctx), let name else { return SMFIS_TEMPFAIL }
         let bytes: [UInt8] = value.map { v in Array(UnsafeBufferPointer(start: UnsafeRawPointer(v).assumingMemoryBound(to: UInt8.self), count: strlen(v))) } ?? []
-        return MilterCallbacks.status(s.header(name: String(cString: name), value: bytes), ctx)
+        return MilterCallbacks.reply(MilterCallbacks.status(s.header(name: String(cString: name), value: bytes), ctx),
+                                     ctx, noReplyFlag: SMFIP_NR_HDR)
     }
 
     private static let endOfHeaders: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
@@ -154,8 +183,9 @@ enum MilterCallbacks {
     private static let body: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> sfsistat = { ctx, bytes, length in
         MilterCallbacks.inFlight {
             guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
-            guard let bytes, length > 0 else { return SMFIS_CONTINUE }
-            return MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx)
+            guard let bytes, length > 0 else { return MilterCallbacks.reply(SMFIS_CONTINUE, ctx, noReplyFlag: SMFIP_NR_BODY) }
+            return MilterCallbacks.reply(MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx),
+                                         ctx, noReplyFlag: SMFIP_NR_BODY)
         }
     }
 
@@ -187,7 +217,7 @@ enum MilterCallbacks {
 
     private static let close: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
         if let raw = smfi_getpriv(ctx) {
-            Unmanaged<MilterSession>.fromOpaque(raw).release()
+            Unmanaged<Connection>.fromOpaque(raw).release()
             smfi_setpriv(ctx, nil)
             MilterHost.current.withLock { $0 }?.liveConnections.withLock { $0 -= 1 }
         }

@@ -9,7 +9,35 @@ struct DKIMBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dkim-bench",
         abstract: "Benchmark dkim-milter against OpenDKIM on this machine, and the DKIM library alone.",
-        subcommands: [Milter.self, Library.self])
+        subcommands: [Milter.self, Library.self, Load.self])
+}
+
+/// Load against a milter that is already running (for profiling it, e.g. under callgrind).
+struct Load: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a load to a running milter and report the rate.")
+
+    @Option(help: "The milter's socket: unix:/path or inet:PORT@HOST.") var socket: String
+    @Option(help: "sign (authenticated client) or verify.") var mode = "sign"
+    @Option(help: "Message size in bytes.") var size = 2048
+    @Option(help: "Concurrent connections.") var concurrency = 1
+    @Option(help: "Messages in all.") var messages = 200
+    @Option(help: "Messages per connection.") var perConnection = 10
+    @Option(help: "For verify: the key that signs the messages (published as sr2048a._domainkey.example.com).")
+    var key = "Tests/Fixtures/corpus/keys/rsa2048a.pem"
+
+    func run() throws {
+        var message = BenchMessages.message(size: size)
+        if mode == "verify" {
+            let k = try PrivateKey(pemOrSeed: String(contentsOfFile: key, encoding: .utf8))
+            message = try BenchMessages.signed(message, key: k, domain: "example.com", selector: "sr2048a")
+        }
+        let outcome = LoadRunner(socket: socket, mode: mode == "verify" ? .verify : .sign, concurrency: concurrency,
+                                 messages: messages, messagesPerConnection: perConnection, message: message).run()
+        print(String(format: "%d messages in %.2f s: %.0f msg/s, p50 %.2f ms, p99 %.2f ms, %d failures%@",
+                     outcome.latencies.count, outcome.seconds, outcome.messagesPerSecond,
+                     outcome.percentile(0.5) * 1000, outcome.percentile(0.99) * 1000, outcome.failures,
+                     outcome.firstError.map { " (\($0))" } ?? ""))
+    }
 }
 
 struct Milter: ParsableCommand {

@@ -9,10 +9,24 @@ public struct HeaderField: Sendable, Hashable {
     /// Index of the first colon in `bytes`, or nil for a malformed line without one.
     public let colonIndex: Int?
 
+    /// The field name in lower case, for case-insensitive comparison (RFC 5322 §1.2.2).
+    public let lowercasedName: String
+
     /// Creates a field from its raw bytes (no final CRLF).
     public init(bytes: [UInt8]) {
         self.bytes = bytes
-        self.colonIndex = bytes.firstIndex(of: ASCII.colon)
+        let colon = bytes.firstIndex(of: ASCII.colon)
+        self.colonIndex = colon
+        var end = colon ?? bytes.count
+        while end > 0, ASCII.isWSP(bytes[end - 1]) { end -= 1 }
+        var lower = [UInt8](repeating: 0, count: end)
+        var ascii = true
+        for i in 0..<end {
+            let b = bytes[i]
+            if b >= 0x80 { ascii = false }
+            lower[i] = ASCII.lowercased(b)
+        }
+        self.lowercasedName = ascii ? String(decoding: lower, as: UTF8.self) : String(decoding: bytes[0..<end], as: UTF8.self).lowercased()
     }
 
     /// Creates a field from a name and a value written as they should appear after the colon
@@ -28,9 +42,6 @@ public struct HeaderField: Sendable, Hashable {
         while end > 0, ASCII.isWSP(bytes[end - 1]) { end -= 1 }
         return ASCII.string(bytes[0..<end])
     }
-
-    /// The field name in lower case, for case-insensitive comparison (RFC 5322 §1.2.2).
-    public var lowercasedName: String { name.lowercased() }
 
     /// The raw value bytes after the colon, folding kept.
     public var rawValue: ArraySlice<UInt8> {

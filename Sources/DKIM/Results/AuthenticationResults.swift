@@ -8,7 +8,7 @@ public enum AuthenticationResults {
         var parts: [String] = []
         for r in results {
             var p = "dkim=\(r.result.word)"
-            if let e = r.result.error { p += " (\(commentSafe(e.reason)))" }
+            if let e = r.result.error { p += " (\(commentSafe(e.summary)))" }
             if let d = r.domain { p += " header.d=\(d)" }
             if let s = r.signature { p += " header.i=\(s.identity ?? "@" + s.domain)" }
             if let s = r.selector { p += " header.s=\(s)" }
@@ -22,6 +22,7 @@ public enum AuthenticationResults {
     }
 
     private static func commentSafe(_ s: String) -> String {
-        String(s.map { $0 == "(" || $0 == ")" || $0 == "\\" || $0 == "\r" || $0 == "\n" ? " " : $0 }.prefix(120))
+        // RFC 8601 comments may not hold unbalanced parentheses or backslashes.
+        String(s.map { $0 == "(" ? "[" : $0 == ")" ? "]" : ($0 == "\\" || $0 == "\r" || $0 == "\n") ? " " : $0 }.prefix(120))
     }
 }

@@ -8,67 +8,84 @@ extension DKIMSignature {
     /// hashed when signing (RFC 6376 §3.7). Adding the signature afterwards changes only
     /// the bytes after the last `b=`, which the verifier empties again.
     public func headerField(includeSignatureData: Bool = true) -> HeaderField {
-        var line = "DKIM-Signature:"
-        var out = ""
-        var column = line.utf8.count
-
-        func newLine() {
-            out += line + "\r\n"
-            line = "\t"
-            column = 8
-        }
-        func add(_ piece: String) {
-            let length = piece.utf8.count
-            if column + 1 + length > Self.foldWidth && column > 8 {
-                newLine()
-                line += piece
-                column += length
-            } else {
-                line += " " + piece
-                column += 1 + length
-            }
-        }
-
-        add("v=1;")
-        add("a=\(algorithm.rawValue);")
-        add("c=\(canonicalization.description);")
-        add("d=\(domain);")
-        add("s=\(selector);")
-        if let t = timestamp { add("t=\(t);") }
-        if let x = expiration { add("x=\(x);") }
-        if let l = bodyLength { add("l=\(l);") }
-        if let i = identity { add("i=\(i);") }
+        var writer = FoldingWriter(width: Self.foldWidth)
+        writer.start("DKIM-Signature:")
+        writer.tag("v=1;")
+        writer.tag("a=" + algorithm.rawValue + ";")
+        writer.tag("c=" + canonicalization.description + ";")
+        writer.tag("d=" + domain + ";")
+        writer.tag("s=" + selector + ";")
+        if let t = timestamp { writer.tag("t=\(t);") }
+        if let x = expiration { writer.tag("x=\(x);") }
+        if let l = bodyLength { writer.tag("l=\(l);") }
+        if let i = identity { writer.tag("i=" + i + ";") }
         // h= may be long: fold it only after a colon, with no space inside the list.
         for (i, name) in signedHeaderNames.enumerated() {
             let text = (i == 0 ? "h=" : "") + name + (i == signedHeaderNames.count - 1 ? ";" : ":")
-            if i == 0 {
-                add(text)
-            } else if column + text.utf8.count > Self.foldWidth {
+            if i == 0 { writer.tag(text) } else { writer.continuation(text) }
+        }
+        writer.tag("bh=" + Base64.encode(bodyHash) + ";")
+        writer.tag("b=")
+        if includeSignatureData { writer.breakable(Array(Base64.encode(signatureData).utf8)) }
+        return HeaderField(bytes: writer.bytes)
+    }
+}
+
+/// Writes `tag=value;` pieces on lines of at most `width` columns, folding with CRLF TAB.
+struct FoldingWriter {
+    let width: Int
+    var bytes: [UInt8] = []
+    var column = 0
+
+    init(width: Int) {
+        self.width = width
+        bytes.reserveCapacity(640)
+    }
+
+    mutating func start(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+        column = text.utf8.count
+    }
+
+    private mutating func newLine() {
+        bytes.append(contentsOf: [0x0D, 0x0A, 0x09])
+        column = 8
+    }
+
+    /// A tag, after a space, on a new line when it does not fit.
+    mutating func tag(_ text: String) {
+        let n = text.utf8.count
+        if column + 1 + n > width && column > 8 {
+            newLine()
+        } else {
+            bytes.append(ASCII.space)
+            column += 1
+        }
+        bytes.append(contentsOf: text.utf8)
+        column += n
+    }
+
+    /// More of the same value, with no space before it; folded when it does not fit.
+    mutating func continuation(_ text: String) {
+        let n = text.utf8.count
+        if column + n > width { newLine() }
+        bytes.append(contentsOf: text.utf8)
+        column += n
+    }
+
+    /// A value that may be broken anywhere (base64).
+    mutating func breakable(_ value: [UInt8]) {
+        var offset = 0
+        while offset < value.count {
+            let room = width - column
+            if room < 8 {
                 newLine()
-                line += text
-                column += text.utf8.count
-            } else {
-                line += text
-                column += text.utf8.count
+                continue
             }
+            let take = min(room, value.count - offset)
+            bytes.append(contentsOf: value[offset..<(offset + take)])
+            column += take
+            offset += take
         }
-        add("bh=\(Base64.encode(bodyHash));")
-        add("b=")
-        if includeSignatureData {
-            var rest = Substring(Base64.encode(signatureData))
-            while !rest.isEmpty {
-                let room = Self.foldWidth - column
-                if room < 8 {
-                    newLine()
-                    continue
-                }
-                let chunk = rest.prefix(room)
-                line += chunk
-                column += chunk.utf8.count
-                rest = rest.dropFirst(chunk.count)
-            }
-        }
-        out += line
-        return HeaderField(bytes: Array(out.utf8))
     }
 }
