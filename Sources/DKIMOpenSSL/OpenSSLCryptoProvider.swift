@@ -1,12 +1,49 @@
 import DKIM
+import Foundation
 
 /// The core's cryptography, done by OpenSSL 3.
+///
+/// Public keys are kept once parsed (OpenSSL 3's decoders cost more than an RSA verification),
+/// in a bounded cache shared by every copy of the provider.
 public struct OpenSSLCryptoProvider: DKIMCryptoProvider {
-    public init() {}
+    private let keys: PublicKeyCache
+
+    public init(cachedKeys: Int = 1000) {
+        keys = PublicKeyCache(capacity: cachedKeys)
+    }
 
     public func makeSHA256() -> any IncrementalDigest { SHA256Digest() }
 
     public func verifyingKey(type: KeyRecord.KeyType, publicKeyData: [UInt8]) throws(DKIMError) -> any DKIMVerifyingKey {
-        try PublicKey(type: type, publicKeyData: publicKeyData)
+        if let key = keys.get(type, publicKeyData) { return key }
+        let key = try PublicKey(type: type, publicKeyData: publicKeyData)
+        keys.put(type, publicKeyData, key)
+        return key
+    }
+}
+
+/// Parsed public keys by type and `p=` bytes; at most `capacity`, the whole set dropped when full.
+final class PublicKeyCache: @unchecked Sendable {
+    private struct Key: Hashable {
+        var type: KeyRecord.KeyType
+        var data: [UInt8]
+    }
+
+    private let lock = NSLock()
+    private var entries: [Key: PublicKey] = [:]
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func get(_ type: KeyRecord.KeyType, _ data: [UInt8]) -> PublicKey? {
+        lock.lock(); defer { lock.unlock() }
+        return entries[Key(type: type, data: data)]
+    }
+
+    func put(_ type: KeyRecord.KeyType, _ data: [UInt8], _ key: PublicKey) {
+        guard capacity > 0 else { return }
+        lock.lock(); defer { lock.unlock() }
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        entries[Key(type: type, data: data)] = key
     }
 }

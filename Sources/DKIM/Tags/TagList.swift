@@ -106,6 +106,7 @@ public struct TagList: Sendable {
 extension String {
     /// The value with all folding whitespace removed (for base64 and `h=` lists).
     var removingFWS: String {
-        String(String.UnicodeScalarView(unicodeScalars.filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n") }))
+        if !utf8.contains(where: ASCII.isFWS) { return self }
+        return String(decoding: utf8.filter { !ASCII.isFWS($0) }, as: UTF8.self)
     }
 }

@@ -108,14 +108,17 @@ public struct VerificationSession {
     }
 
     private mutating func prepare(_ c: inout Candidate) {
-        describeUnparsed(&c)
         let signature: DKIMSignature
         let tags: TagList
         do {
             let colon = c.field.colonIndex ?? c.field.bytes.count
             tags = try TagList(parsing: c.field.bytes, range: min(colon + 1, c.field.bytes.count)..<c.field.bytes.count)
+            c.verification.domain = tags["d"]?.removingFWS
+            c.verification.selector = tags["s"]?.removingFWS
+            c.verification.algorithm = tags["a"]?.removingFWS
             signature = try DKIMSignature(parsing: tags)
         } catch {
+            describeUnparsed(&c)
             c.verification.result = VerificationResult(stoppedBy: error)
             return
         }
