@@ -96,6 +96,39 @@ import Testing
         }
     }
 
+    @Test(arguments: [("accept", Character("a")), ("reject", "r"), ("tempfail", "t"), ("discard", "d"), ("quarantine", "a")])
+    func badSignatureGetsTheConfiguredActionFromTheBinary(_ action: String, _ reply: Character) throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try "Mode v\nTestPublicKeys \(Self.records)\nOn-BadSignature \(action)\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.30")
+        let r = try c.send(message: try Fixtures.bytes("corpus/messages/tamper-body-one-char.eml"))
+        #expect(r.reply == reply, "\(action): \(r.reply)")
+        if action == "quarantine" { #expect(r.quarantineReason != nil) }
+    }
+
+    @Test func twoFromFieldsAreNotSignedAndOurOwnSignatureIsNotMadeTwice() throws {
+        try withMilter { milter, _ in
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            let twoFrom = Array("From: a@example.com\r\nFrom: b@example.com\r\nSubject: x\r\n\r\nbody\r\n".utf8)
+            let r = try c.send(message: twoFrom)
+            #expect(!r.modifications.contains { if case .insertHeader(_, "DKIM-Signature", _) = $0 { true } else { false } }, "\(r.modifications)")
+            #expect(milter.logContains("2 From fields"))
+            // Re-injection after a content filter: the signed message comes back through the milter.
+            let once = try c.send(message: Self.message).message
+            let again = try c.send(message: once)
+            #expect(again.modifications.isEmpty)
+            #expect(try verify(again.message).map(\.result) == [.pass])
+            #expect(milter.logContains("already signed by example.com s=sr2048a"))
+        }
+    }
+
     @Test func refusesKeysOthersCanRead() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }

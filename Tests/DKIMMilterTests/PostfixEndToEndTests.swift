@@ -142,6 +142,47 @@ struct PostfixEndToEndTests {
         #expect(milter.logContains("not signing: client 127.0.0.1 is not internal"), "\(milter.log)")
     }
 
+    /// Keys from a real DNS server on loopback; the server dies mid-test: the next message is
+    /// delivered with dkim=temperror (On-DNSError accept, the default), never without a header.
+    @Test func verifiesThroughDNSAndADeadServerGivesTemperrorNotASilentAccept() throws {
+        try Postfix.requireInstalled()
+        let lab = try Lab()
+        defer { lab.tearDown() }
+        let dns = try MilterDNSTests.server()
+        let ports = try Loopback.freePorts(3)
+        let sink = try lab.sink(port: ports[0])
+        let config = try lab.write(Array("""
+            Mode            v
+            Nameservers     \(dns.address)
+            DNSTimeout      1
+            AuthservID      test.example
+
+            """.utf8), name: "dkim-milter.conf")
+        let milter = try lab.milter(port: ports[1], arguments: ["--config", config])
+        let postfix = try lab.postfix("mx", port: ports[2], relayTo: sink.port, milterPort: milter.port)
+
+        let client = try SMTPClient(port: postfix.port)
+        defer { client.close() }
+        let first = try client.transaction(try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"), from: "a@example.com", to: "up@example.org")
+        #expect(first.accepted, "\(first)")
+        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == 1)
+        dns.stop()
+        let second = try client.transaction(try Fixtures.bytes("corpus/messages/canon-basic-rs.eml"), from: "a@example.com", to: "down@example.org")
+        #expect(second.accepted, "\(second)")
+        try client.quit()
+
+        try postfix.waitUntilQueueIsEmpty()
+        let arrived = try sink.waitForMessages(2)
+        func ours(_ rcpt: String) throws -> [String] {
+            let m = try #require(arrived.message(to: rcpt), "nothing for \(rcpt) at the sink: \(postfix.log)")
+            return Lab.headerFields(m).filter { $0.name.lowercased() == "authentication-results" }.map(\.value)
+                .filter { Lab.authservID($0) == "test.example" }
+        }
+        #expect(try ours("up@example.org").first?.contains("dkim=pass header.d=example.com") == true)
+        let down = try ours("down@example.org")
+        #expect(down.count == 1 && down.first?.contains("dkim=temperror") == true, "\(down)")
+    }
+
     // MARK: 3. Relaying
 
     @Test func aSignatureMadeAtTheFirstHopSurvivesASecondPostfixThatAddsAHeader() throws {
