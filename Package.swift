@@ -31,7 +31,7 @@ let package = Package(
         // The benchmark: the same load against dkim-milter and OpenDKIM, and the library alone.
         .target(name: "MilterBench", dependencies: ["DKIM", "DKIMOpenSSL", "MilterClient"]),
         .executableTarget(name: "dkim-bench", dependencies: [
-            "MilterBench", "DKIM", "DKIMOpenSSL", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MilterBench", "DKIM", "DKIMOpenSSL", "DKIMDNS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What the dkimkey commands do, as a library so it can be tested.
         .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DKIM
+import DKIMDNS
 import DKIMOpenSSL
 import Foundation
 import MilterBench
@@ -9,7 +10,39 @@ struct DKIMBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dkim-bench",
         abstract: "Benchmark dkim-milter against OpenDKIM on this machine, and the DKIM library alone.",
-        subcommands: [Milter.self, Library.self, Load.self])
+        subcommands: [Milter.self, Library.self, Load.self, DNS.self])
+}
+
+/// Key lookup latency against a DNS server: a lookup every time, and through the cache.
+struct DNS: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure TXT lookup latency, uncached and cached.")
+
+    @Option(help: "The DNS server, IP:PORT (a loopback test server).") var nameserver: String
+    @Option(help: "The name to look up (it should have a TXT record).") var name: String
+    @Option(help: "Lookups of each kind.") var count = 2000
+
+    func run() throws {
+        let resolver = try SystemTXTResolver(nameserver: nameserver, timeout: 2, tries: 1)
+        guard case .records(let r) = resolver.lookupTXT(name), !r.isEmpty else {
+            throw ValidationError("\(name) has no TXT record at \(nameserver)")
+        }
+        func measure(_ body: () -> Void) -> [Double] {
+            (0..<count).map { _ in
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                body()
+                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000
+            }.sorted()
+        }
+        let uncached = measure { _ = resolver.lookupTXT(name) }
+        let cache = CachingTXTResolver(upstream: resolver)
+        _ = cache.lookupTXT(name)
+        let cached = measure { _ = cache.lookupTXT(name) }
+        func line(_ label: String, _ v: [Double]) -> String {
+            String(format: "%@: median %.1f µs, p99 %.1f µs (%d lookups)", label, v[v.count / 2], v[Int(Double(v.count) * 0.99)], v.count)
+        }
+        print(line("lookup through res_nquery", uncached))
+        print(line("cached lookup", cached))
+    }
 }
 
 /// Load against a milter that is already running (for profiling it, e.g. under callgrind).
