@@ -29,6 +29,9 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "Take keys from this records file (NAME RECORD lines) instead of DNS.")
     var testRecords: String?
 
+    @Option(help: "Ask this DNS server (IPv4, IP or IP:PORT) instead of /etc/resolv.conf's, overriding Nameservers.")
+    var nameserver: String?
+
     @Flag(name: .customShort("f"), help: "Run in the foreground (always the case; accepted for OpenDKIM compatibility).")
     var foreground = false
 
@@ -50,6 +53,7 @@ struct DKIMMilterCommand: ParsableCommand {
             c.socket = socket
         }
         if let testRecords { c.testPublicKeys = testRecords }
+        if let nameserver { c.nameservers = [nameserver] }
         return c
     }
 
@@ -95,12 +99,14 @@ struct DKIMMilterCommand: ParsableCommand {
         let keysDir = self.keysDir
         let socketOverride = socket
         let records = testRecords
+        let nameserverOverride = nameserver
         let host = MilterHost(policy: policy, log: log) {
             var w: [String] = []
             var fresh = MilterConfiguration()
             if let configPath { fresh = try MilterConfiguration(file: configPath, warnings: &w) } else { fresh.keysDirectory = keysDir }
             if let socketOverride { fresh.socket = socketOverride }
             if let records { fresh.testPublicKeys = records }
+            if let nameserverOverride { fresh.nameservers = [nameserverOverride] }
             return try MilterSetup.policy(from: fresh, warnings: &w)
         }
         let status = host.run(socket: c.socket, umask: c.umask, userID: c.userID, pidFile: c.pidFile)
