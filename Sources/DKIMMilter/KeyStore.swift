@@ -56,13 +56,8 @@ extension KeyStore {
         var byDomain = false
         if let keyTable = c.keyTable {
             let text = try readTable(keyTable)
-            var n = 0
-            for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                n += 1
-                let line = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                    .trimmingCharacters(in: .whitespaces)
-                if line.isEmpty { continue }
-                let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            for entry in TableLines.entries(text) {
+                let (n, line, parts) = (entry.number, entry.text, entry.words)
                 let fields = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 2).map(String.init) : []
                 guard parts.count == 2, fields.count == 3 else {
                     throw ConfigurationError("\(keyTable):\(n): expected \"NAME DOMAIN:SELECTOR:KEYFILE\", found \"\(line)\"")

@@ -95,10 +95,7 @@ extension MilterConfiguration {
                 guard let text = TextFile.read(file) else {
                     throw ConfigurationError("cannot read the file \(file)")
                 }
-                return text.split(whereSeparator: \.isNewline).map { line in
-                    String(line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                        .trimmingCharacters(in: .whitespaces)
-                }.filter { !$0.isEmpty }
+                return TableLines.entries(text).map(\.text)
             }
             return v.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
         }

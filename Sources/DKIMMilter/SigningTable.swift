@@ -13,13 +13,8 @@ public struct SigningTable: Sendable {
 
     public init(parsing text: String, isPattern: Bool, source: String) throws(ConfigurationError) {
         var rules: [Rule] = []
-        var n = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            n += 1
-            let line = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                .trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        for entry in TableLines.entries(text) {
+            let (n, line, parts) = (entry.number, entry.text, entry.words)
             guard parts.count >= 2 else {
                 throw ConfigurationError("\(source):\(n): expected \"ADDRESS-PATTERN KEY-NAME\", found \"\(line)\"")
             }
