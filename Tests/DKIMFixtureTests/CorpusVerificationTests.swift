@@ -58,3 +58,30 @@ import Testing
         #expect(whole.allSatisfy { $0 == "pass" })
     }
 }
+
+/// The copy in Tests/Fixtures/corpus must equal the team's shared corpus when it sits beside the
+/// repository (as on the team's machines and in CI); contrib/sync-corpus.sh brings it up to date.
+@Suite struct CorpusCopyTests {
+    static func files(under root: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        guard let e = FileManager.default.enumerator(atPath: root) else { return out }
+        while let path = e.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                out[path] = FileManager.default.contents(atPath: root + "/" + path)
+            }
+        }
+        return out
+    }
+
+    @Test func copyEqualsTheSharedCorpus() {
+        let local = Self.files(under: Fixtures.corpus)
+        #expect(local.count > 250, "the corpus copy is incomplete: \(local.count) files")
+        let shared = URL(fileURLWithPath: Fixtures.repositoryRoot).deletingLastPathComponent().path + "/shared/corpus"
+        guard FileManager.default.fileExists(atPath: shared) else { return }
+        let theirs = Self.files(under: shared)
+        #expect(Set(local.keys) == Set(theirs.keys), "files differ: run contrib/sync-corpus.sh")
+        let changed = local.keys.filter { theirs[$0] != nil && theirs[$0] != local[$0] }.sorted()
+        #expect(changed.isEmpty, "changed in ../shared/corpus: \(changed.prefix(5)); run contrib/sync-corpus.sh")
+    }
+}
