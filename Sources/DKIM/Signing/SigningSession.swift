@@ -51,7 +51,8 @@ public struct SigningSession {
             guard names.contains(where: { $0.lowercased() == "from" }) else {
                 throw DKIMError(.invalidArgument, "the signed header list must include From (RFC 6376 §5.4)")
             }
-            guard !names.contains(where: { $0.isEmpty || $0.contains(":") || $0.contains(where: { $0 == " " || $0 == ";" }) }) else {
+            // A field name is printable ASCII without ":" (RFC 5322 §3.6.8); ";" and spaces would break the tag list.
+            guard names.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != ASCII.colon && $0 != ASCII.semicolon } }) else {
                 throw DKIMError(.invalidArgument, "the signed header list contains an invalid name")
             }
         }
