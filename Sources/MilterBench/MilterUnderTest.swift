@@ -17,8 +17,8 @@ public final class MilterUnderTest {
     /// - Parameters:
     ///   - keyFile: the private key (PEM), published as `selector._domainkey.example.com` in `records`.
     ///   - records: `NAME RECORD` lines.
-    public init(kind: Kind, mode: LoadRunner.Mode, keyFile: String, selector: String, records: String,
-                tcpPort: Int?, dkimMilterPath: String) throws {
+    public init(kind: Kind, mode: LoadRunner.Mode, keyFile: String, selector: String, algorithm: SignatureAlgorithm,
+                records: String, tcpPort: Int?, dkimMilterPath: String) throws {
         self.kind = kind
         directory = NSTemporaryDirectory() + "dkim-bench-\(kind.rawValue)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -34,6 +34,7 @@ public final class MilterUnderTest {
             Mode                    \(mode == .sign ? "s" : "v")
             Syslog                  no
             Canonicalization        relaxed/relaxed
+            SignatureAlgorithm      \(algorithm.rawValue)
             KeyTable                \(directory)/KeyTable
             SigningTable            refile:\(directory)/SigningTable
             InternalHosts           127.0.0.1

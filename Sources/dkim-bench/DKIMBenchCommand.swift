@@ -58,6 +58,9 @@ struct Load: ParsableCommand {
     @Option(help: "For verify: the key that signs the messages (published as sr2048a._domainkey.example.com).")
     var key = "Tests/Fixtures/corpus/keys/rsa2048a.pem"
 
+    @Option(help: "Write one message as the milter changed it to this file.")
+    var dump: String?
+
     func run() throws {
         var message = BenchMessages.message(size: size)
         if mode == "verify" {
@@ -66,6 +69,9 @@ struct Load: ParsableCommand {
         }
         let outcome = LoadRunner(socket: socket, mode: mode == "verify" ? .verify : .sign, concurrency: concurrency,
                                  messages: messages, messagesPerConnection: perConnection, message: message).run()
+        if let dump, let sample = outcome.samples.first {
+            try Data(sample + message).write(to: URL(fileURLWithPath: dump))
+        }
         print(String(format: "%d messages in %.2f s: %.0f msg/s, p50 %.2f ms, p99 %.2f ms, %d failures%@",
                      outcome.latencies.count, outcome.seconds, outcome.messagesPerSecond,
                      outcome.percentile(0.5) * 1000, outcome.percentile(0.99) * 1000, outcome.failures,
