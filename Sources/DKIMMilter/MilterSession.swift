@@ -21,6 +21,13 @@ public final class MilterSession {
     private var lookups: KeyLookups?
     private var decision = ""
     private var failed: String?
+    private var headerBytes = 0
+    private var headerOverflow = false
+
+    /// A header section larger than this (bytes or fields) is neither signed nor verified; the
+    /// message gets `dkim=permerror` and passes on untouched.
+    public static let maximumHeaderBytes = 4 << 20
+    public static let maximumHeaderFields = 10_000
 
     /// The log line of the last finished message.
     public private(set) var lastLogLine: String?
@@ -62,6 +69,11 @@ public final class MilterSession {
             bytes.append(b)
             previous = b
         }
+        headerBytes += bytes.count + 2
+        if headerOverflow || headerBytes > Self.maximumHeaderBytes || headers.count >= Self.maximumHeaderFields {
+            headerOverflow = true
+            return .continue
+        }
         let field = HeaderField(bytes: bytes)
         if field.hasName("authentication-results") {
             resultFieldCount += 1
@@ -74,6 +86,11 @@ public final class MilterSession {
     /// xxfi_eoh: decides to sign or verify, and starts the key lookups.
     public func endOfHeaders() -> MilterReply {
         let config = policy.configuration
+        if headerOverflow {
+            decision = "not signing, not verifying: the header section is larger than \(Self.maximumHeaderBytes) bytes or \(Self.maximumHeaderFields) fields"
+            headers = []
+            return .continue
+        }
         let fromFields = headers.filter { $0.hasName("from") }
         let ours = clientIsOurs()
         if config.signs, let why = ours {
@@ -136,6 +153,10 @@ public final class MilterSession {
             actions = finishSigning()
         } else if verifying != nil {
             actions = finishVerifying()
+        } else if headerOverflow && policy.configuration.verifies {
+            let tooLarge = SignatureVerification(index: 1, result: .permError(DKIMError(.headerTooLarge, "header section too large")))
+            let value = AuthenticationResults.value(authservID: policy.authservID, results: [tooLarge])
+            actions = EndOfMessageActions(modifications: [.insert(index: 0, name: "Authentication-Results", value: value.replacingCRLF())])
         }
         lastLogLine = "\(queueID): \(decision)"
         return actions
@@ -301,6 +322,8 @@ public final class MilterSession {
         lookups = nil
         decision = ""
         failed = nil
+        headerBytes = 0
+        headerOverflow = false
     }
 
     /// A header value as libmilter takes it: leading space kept, folded lines joined by LF.

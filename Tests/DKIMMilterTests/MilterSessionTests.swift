@@ -160,4 +160,20 @@ import Testing
         #expect(insertedSignatures(actions).count == 1)
         #expect(try F.verify(signed).map(\.result) == [.pass])
     }
+
+    /// A header section past the limit is passed on untouched, with a result saying why.
+    @Test func oversizedHeaderSectionIsPassedOnWithAPermanentError() throws {
+        let many = Array(String(repeating: "X-Filler: some text\r\n", count: MilterSession.maximumHeaderFields + 5).utf8)
+        let message = Array("From: Alice <alice@example.com>\r\n".utf8) + many + Array("\r\nbody\r\n".utf8)
+        let session = MilterSession(policy: try F.policy())
+        let (actions, _) = F.run(session, message, client: ("localhost", "127.0.0.1"))
+        #expect(insertedSignatures(actions).isEmpty)
+        #expect(authenticationResults(actions)?.contains("dkim=permerror (header section too large)") == true)
+        #expect(actions.reply == .accept)
+        #expect(session.lastLogLine?.contains("header section is larger") == true)
+        // The next message on the connection is handled normally.
+        let (next, signed) = F.run(session, F.message)
+        #expect(insertedSignatures(next).count == 1)
+        #expect(try F.verify(signed).map(\.result) == [.pass])
+    }
 }

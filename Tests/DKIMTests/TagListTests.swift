@@ -67,3 +67,27 @@ import Testing
         #expect(Base64.decode(Base64.encode(bytes)) == bytes)
     }
 }
+
+@Suite struct LimitTests {
+    @Test func tagListWithTooManyTagsIsInvalid() {
+        let text = (0...TagList.maximumTags).map { "x\($0)=1" }.joined(separator: "; ")
+        #expect(throws: DKIMError(.signatureSyntax, "")) { try TagList(parsing: text) }
+    }
+
+    @Test func signatureOverTooManyFieldsIsRefused() {
+        let h = Array(repeating: "from", count: DKIMSignature.maximumSignedHeaders + 1).joined(separator: ":")
+        let field = HeaderField(name: "DKIM-Signature", value: " v=1; a=rsa-sha256; d=example.com; s=s; h=\(h); bh=AAAA; b=AAAA")
+        #expect(throws: DKIMError(.signatureSyntax, "")) { try DKIMSignature(parsing: field) }
+    }
+
+    @Test func overlongKeyRecordIsRefused() {
+        let text = "v=DKIM1; p=" + String(repeating: "A", count: KeyRecord.maximumLength)
+        #expect(throws: DKIMError(.keySyntax, "")) { try KeyRecord(parsing: text) }
+    }
+
+    @Test func tooManyHeaderFieldsAreRefused() {
+        var parser = MessageParser(maximumHeaderFields: 10)
+        let message = Array(String(repeating: "X: y\r\n", count: 20).utf8) + Array("\r\nbody".utf8)
+        #expect(throws: DKIMError(.headerTooLarge, "")) { try parser.parse(message) { _ in } }
+    }
+}

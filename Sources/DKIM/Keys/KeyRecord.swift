@@ -43,7 +43,13 @@ extension KeyRecord {
     /// Rules enforced (RFC 6376 §3.6.1): `v=`, if present, must be `DKIM1`;
     /// `p=` is required; `k=` must be a known key type; unknown tags and unknown `t=` flags
     /// are ignored. A `p=` that is not base64 is a syntax error.
+    /// Longer record texts are refused: an RSA-8192 key record is about 1,500 bytes.
+    public static let maximumLength = 16384
+
     public init(parsing text: String) throws(DKIMError) {
+        guard text.utf8.count <= Self.maximumLength else {
+            throw DKIMError(.keySyntax, "the key record is \(text.utf8.count) bytes long; at most \(Self.maximumLength) are accepted")
+        }
         let tags: TagList
         do {
             tags = try TagList(parsing: text)

@@ -37,6 +37,9 @@ public struct MessageParser: Sendable {
 
     /// The largest header section accepted, in bytes.
     public let maximumHeaderBytes: Int
+    /// The most header fields accepted.
+    public let maximumHeaderFields: Int
+    private var fieldCount = 0
     private let lineEndings: LineEndings
     private var inBody = false
     private var line: [UInt8] = []
@@ -44,9 +47,10 @@ public struct MessageParser: Sendable {
     private var headerBytes = 0
     private var bodyScratch: [UInt8] = []
 
-    public init(lineEndings: LineEndings = .crlf, maximumHeaderBytes: Int = 16 << 20) {
+    public init(lineEndings: LineEndings = .crlf, maximumHeaderBytes: Int = 16 << 20, maximumHeaderFields: Int = 100_000) {
         self.lineEndings = lineEndings
         self.maximumHeaderBytes = maximumHeaderBytes
+        self.maximumHeaderFields = maximumHeaderFields
     }
 
     /// True once the empty line that ends the header section has been seen.
@@ -113,6 +117,10 @@ public struct MessageParser: Sendable {
             field.append(contentsOf: line)
         } else {
             if !field.isEmpty { try handler(.header(HeaderField(bytes: field))) }
+            fieldCount += 1
+            if fieldCount > maximumHeaderFields {
+                throw DKIMError(.headerTooLarge, "the header section has more than \(maximumHeaderFields) fields")
+            }
             field = line
         }
         line.removeAll(keepingCapacity: true)

@@ -2,6 +2,10 @@ extension DKIMSignature {
     /// The tags RFC 6376 §6.1.1 requires in every signature.
     static let requiredTags = ["v", "a", "b", "bh", "d", "h", "s"]
 
+    /// More `h=` entries than this are refused (a signature over hundreds of fields is an attack
+    /// on the verifier's time, not a mail).
+    public static let maximumSignedHeaders = 256
+
     /// Parses and checks a DKIM-Signature field value (RFC 6376 §3.5, §6.1.1).
     ///
     /// Throws a `DKIMError` whose code says which rule the signature breaks; every such
@@ -43,6 +47,9 @@ extension DKIMSignature {
 
         // An empty entry (h=from::to) names no field and selects nothing, like an absent field.
         let headerNames = tags["h"]!.removingFWS.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard headerNames.count <= Self.maximumSignedHeaders else {
+            throw DKIMError(.signatureSyntax, "h= lists \(headerNames.count) fields; at most \(Self.maximumSignedHeaders) are accepted")
+        }
         // RFC 6376 §5.4 and §6.1.1: the From header field MUST be signed.
         guard headerNames.contains(where: { $0.lowercased() == "from" }) else {
             throw DKIMError(.fromNotSigned, "h= does not include From (RFC 6376 §6.1.1)")

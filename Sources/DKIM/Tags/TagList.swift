@@ -20,6 +20,9 @@ public struct TagList: Sendable {
     /// The tags in the order written.
     public let tags: [Tag]
 
+    /// More tags than this make the list invalid: no DKIM tag list needs them, and each costs work.
+    public static let maximumTags = 100
+
     /// Parses a tag list.
     ///
     /// RFC 6376 §3.2: a tag name occurring more than once makes the whole list invalid;
@@ -43,6 +46,9 @@ public struct TagList: Sendable {
                     throw DKIMError(.duplicateTag, "the tag \(tag.name)= appears more than once (RFC 6376 §3.2)")
                 }
                 tags.append(tag)
+                guard tags.count <= Self.maximumTags else {
+                    throw DKIMError(.signatureSyntax, "the tag list has more than \(Self.maximumTags) tags")
+                }
             }
             segmentStart = index + 1
         }

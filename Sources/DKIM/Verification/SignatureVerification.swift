@@ -19,6 +19,16 @@ public struct SignatureVerification: Sendable {
     /// The length of the canonicalized body, when it was computed.
     public var canonicalBodyLength: Int?
 
+    public init(index: Int, signature: DKIMSignature? = nil, domain: String? = nil, selector: String? = nil,
+                algorithm: String? = nil, result: VerificationResult) {
+        self.index = index
+        self.signature = signature
+        self.domain = domain
+        self.selector = selector
+        self.algorithm = algorithm
+        self.result = result
+    }
+
     /// A sentence saying why the signature did not pass, or "signature verified".
     public var reason: String { result.error?.reason ?? "signature verified" }
 }
