@@ -16,6 +16,8 @@ public final class FakeDNSServer: @unchecked Sendable {
         case servfail
         /// No answer at all (the client times out).
         case silent
+        /// A reply with the query's id that claims an answer but is cut short (malformed).
+        case garbage
     }
 
     public let port: Int
@@ -114,6 +116,9 @@ public final class FakeDNSServer: @unchecked Sendable {
         resolve: while true {
             switch answer {
             case .silent: return nil
+            case .garbage:
+                return [query[0], query[1], 0x84 | (query[2] & 0x01), 0x80, 0, 1, 0, 3, 0, 0, 0, 0] + query[12..<questionEnd]
+                    + [0xC0, 0x0C, 0, 16, 0, 1, 0, 0, 1, 0, 0x01, 0x00, 5, 65, 66]
             case .servfail: rcode = 2; break resolve
             case .nxdomain: if records.isEmpty { rcode = 3 }; break resolve
             case .noData: break resolve

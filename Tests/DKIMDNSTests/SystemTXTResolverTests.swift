@@ -41,12 +41,17 @@ import Testing
 
     /// RFC 6376 §6.1.2: no record is a permanent "no key"; a failing server is temporary.
     @Test func mapsFailuresToPermanentAndTemporaryResults() throws {
-        let server = try FakeDNSServer(["nodata._domainkey.example.com": .noData, "fail._domainkey.example.com": .servfail])
+        let server = try FakeDNSServer(["nodata._domainkey.example.com": .noData, "fail._domainkey.example.com": .servfail,
+                                        "junk._domainkey.example.com": .garbage])
         let r = try resolver(server)
         #expect(r.lookupTXT("missing._domainkey.example.com") == .nameNotFound)
         #expect(r.lookupTXT("nodata._domainkey.example.com") == .records([]))
         guard case .temporaryFailure = r.lookupTXT("fail._domainkey.example.com") else {
             Issue.record("SERVFAIL must be a temporary failure")
+            return
+        }
+        guard case .temporaryFailure = r.lookupTXT("junk._domainkey.example.com") else {
+            Issue.record("a malformed answer must be a temporary failure")
             return
         }
     }

@@ -367,4 +367,26 @@ final class UncheckedBox<T>: @unchecked Sendable {
         #expect(second.reply == "t", "On-DNSError tempfail: \(second.reply)")
         #expect(milter.logContains("temperror"), "\(milter.log)")
     }
+
+    /// A DNS server that does not answer, answers SERVFAIL or answers garbage: temperror within the
+    /// configured timeout, the configured action (accept), and always our header.
+    @Test(arguments: ["silent", "servfail", "garbage"])
+    func brokenDNSGivesTemperrorWithAHeaderWithinTheTimeout(_ kind: String) throws {
+        let answer: FakeDNSServer.Answer = kind == "silent" ? .silent : kind == "servfail" ? .servfail : .garbage
+        let dns = try FakeDNSServer(["sr2048a._domainkey.example.com": answer])
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try "Mode v\nNameservers \(dns.address)\nDNSTimeout 1\nAuthservID test.example\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.40")
+        let start = Date()
+        let r = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(r.reply == "a")
+        #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=temperror"), "\(kind)")
+        #expect(elapsed < 5, "\(kind): \(elapsed) s with DNSTimeout 1 and 2 tries")
+    }
 }
