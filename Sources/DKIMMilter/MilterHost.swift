@@ -37,6 +37,12 @@ public final class MilterHost: Sendable {
     /// Reloads keys and configuration; a bad new configuration keeps the old one.
     public func reloadNow() {
         do {
+            // A key file that has vanished is a mistake far more often than a way to retire a key:
+            // keep signing with what runs, and say so.
+            let gone = currentPolicy.keys.allKeys.filter { !FileManager.default.fileExists(atPath: $0.path) }
+            if let first = gone.first {
+                throw ConfigurationError("the key file \(first.path) (\(first.domain) s=\(first.selector)) is gone; restore it, or restart dkim-milter to stop signing with it")
+            }
             let new = try reload()
             policy.withLock { $0 = new }
             log.info("reloaded: \(new.keys.allKeys.count) signing key(s)")

@@ -183,6 +183,19 @@ import Testing
         #expect(results.first?.signature?.canonicalization.description == "relaxed/simple")
     }
 
+    @Test func reloadAfterAKeyFileWasDeletedKeepsTheOldKeysAndNamesTheFile() throws {
+        try withMilter { milter, dir in
+            let path = dir + "/Keys/example.com/sr2048a.pem"
+            try FileManager.default.removeItem(atPath: path)
+            milter.signal(SIGUSR1)
+            #expect(milter.logContains("reload failed, keeping the running configuration: the key file \(path)"), "\(milter.log)")
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            #expect(try verify(try c.send(message: Self.message).message).map(\.result) == [.pass])
+        }
+    }
+
     @Test func reloadWithABrokenKeyKeepsTheOldKeysAndSIGTERMStopsCleanly() throws {
         try withMilter { milter, dir in
             // Break the key on disk, then ask for a reload.

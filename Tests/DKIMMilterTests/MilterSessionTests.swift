@@ -50,6 +50,10 @@ import Testing
         #expect(authenticationResults(actions)?.contains("dkim=none") == true)
         #expect(session.lastLogLine?.contains("not signing: client evil.example.net [203.0.113.9] is not internal and not authenticated") == true)
         #expect(session.lastLogLine?.contains("add it to InternalHosts") == true)
+        // Headers that look like authentication change nothing: only the MTA's macros count.
+        let dressed = Array("X-Authenticated-User: alice@example.com\r\nX-Auth-Authen: alice\r\nAuthentication-Results: mx.example.org; auth=pass smtp.auth=alice\r\n".utf8) + F.message
+        let (dressedActions, _) = F.run(MilterSession(policy: try F.policy()), dressed, client: ("evil.example.net", "203.0.113.9"))
+        #expect(insertedSignatures(dressedActions).isEmpty)
         let ignored = MilterSession(policy: try F.policy { $0.externalIgnoreList = try! NetworkList(parsing: ["203.0.113.0/24"]) })
         _ = F.run(ignored, F.message, client: ("evil.example.net", "203.0.113.9"))
         #expect(ignored.lastLogLine?.contains("InternalHosts") == false)
@@ -116,6 +120,7 @@ import Testing
             Authentication-Results: (comment) mx.example.org 1; dkim=pass\r
             From: a@example.net\r
             Subject: x\r
+            Authentication-Results: mx.example.org; spf=pass\r
             \r
             body\r
 
@@ -124,7 +129,7 @@ import Testing
         let deletions = actions.modifications.compactMap { m -> Int? in
             if case .delete("Authentication-Results", let i) = m { return i } else { return nil }
         }
-        #expect(deletions == [4, 3, 1])
+        #expect(deletions == [5, 4, 3, 1])
         let text = String(decoding: out, as: UTF8.self)
         #expect(text.contains("other.example.net; spf=pass"))
         #expect(!text.contains("paypal"))
