@@ -14,10 +14,26 @@ enum MilterCallbacks {
         cmilter_syslog(priority, message)
     }
 
-    /// Registers the callbacks and opens the socket (before privileges are dropped).
-    static func open(socket: String) throws(SocketError) {
+    /// C strings libmilter keeps pointers to for as long as it runs; freed when dropped.
+    final class Registration {
+        let name: UnsafeMutablePointer<CChar>?
+        let socket: UnsafeMutablePointer<CChar>?
+        init(name: String, socket: String) {
+            self.name = strdup(name)
+            self.socket = strdup(socket)
+        }
+        deinit {
+            free(name)
+            free(socket)
+        }
+    }
+
+    /// Registers the callbacks and opens the socket (before privileges are dropped). Keep the
+    /// result until `serve()` has returned.
+    static func open(socket: String) throws(SocketError) -> Registration {
         var description = smfiDesc()
-        let name = strdup("dkim-milter")
+        let registration = Registration(name: "dkim-milter", socket: socket)
+        let name = registration.name
         description.xxfi_name = name
         description.xxfi_version = SMFI_VERSION
         description.xxfi_flags = UInt(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
@@ -33,8 +49,7 @@ enum MilterCallbacks {
         guard smfi_register(description) == MI_SUCCESS else {
             throw SocketError(description: "libmilter refused to register the filter")
         }
-        let spec = strdup(socket)
-        guard smfi_setconn(spec) == MI_SUCCESS else {
+        guard smfi_setconn(registration.socket) == MI_SUCCESS else {
             throw SocketError(description: "libmilter refused the socket \(socket)")
         }
         smfi_settimeout(600)
@@ -42,6 +57,7 @@ enum MilterCallbacks {
             throw SocketError(description: "cannot open the socket \(socket): is another milter listening there, or is the directory missing or not writable?")
         }
         if socket.lowercased().hasPrefix("inet") { setNoDelayOnListeningSockets() }
+        return registration
     }
 
     /// Runs libmilter's accept loop until SIGTERM/SIGINT/SIGHUP.

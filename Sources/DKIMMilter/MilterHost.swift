@@ -82,8 +82,9 @@ public final class MilterHost: Sendable {
             var st = stat()
             if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
         }
+        let registration: MilterCallbacks.Registration
         do {
-            try MilterCallbacks.open(socket: socket)
+            registration = try MilterCallbacks.open(socket: socket)
         } catch {
             log.error("\(error)")
             return 1
@@ -103,7 +104,7 @@ public final class MilterHost: Sendable {
             }
         }
         log.info("listening on \(socket)")
-        let status = MilterCallbacks.serve()
+        let status = withExtendedLifetime(registration) { MilterCallbacks.serve() }
         // libmilter does not wait for work in flight: let every running callback finish (a
         // message at end of message gets its signature or its header and reply). Connections idle
         // between two commands are no longer served by libmilter's workers once it stops; the MTA
