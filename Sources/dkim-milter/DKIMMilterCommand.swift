@@ -87,9 +87,7 @@ struct DKIMMilterCommand: ParsableCommand {
         let log = MilterLog(useSyslog: c.syslog, logSuccess: c.syslogSuccess)
         for w in warnings { log.warning(w) }
         let keys = policy.keys.allKeys
-        if keys.isEmpty {
-            log.info("no signing keys: verifying only")
-        } else {
+        if !keys.isEmpty {
             log.info("signing " + keys.map { "\($0.domain) (s=\($0.selector), \($0.algorithm.rawValue))" }.joined(separator: ", "))
         }
         if config == nil {
