@@ -6,29 +6,12 @@ public enum MessageSigning {
     public static func sign(message: [UInt8], configuration: SignerConfiguration,
                             key: any DKIMSigningKey) throws(ToolError) -> [UInt8] {
         let lineEndings = MessageParser.LineEndings.detect(in: message)
-        var parser = MessageParser(lineEndings: lineEndings)
-        var session: SigningSession
-        do {
-            session = try SigningSession(configuration: configuration, key: key, crypto: OpenSSLCryptoProvider())
-        } catch {
-            throw ToolError("cannot sign: \(error.reason)")
-        }
-        func handle(_ event: MessageParser.Event) {
-            switch event {
-            case .header(let f): session.append(f)
-            case .endOfHeaders: session.endOfHeaders()
-            case .body(let chunk): session.appendBody(chunk)
-            }
-        }
         let field: HeaderField
         do {
-            try parser.parse(message, handle)
-            try parser.finish(handle)
-            field = try session.finish()
-        } catch let error as DKIMError {
-            throw ToolError("cannot sign: \(error.reason)")
+            field = try DKIMSigner(configuration: configuration, key: key, crypto: OpenSSLCryptoProvider())
+                .signatureField(for: message)
         } catch {
-            throw ToolError("cannot sign: \(error)")
+            throw ToolError("cannot sign: \(error.reason)")
         }
         var out: [UInt8] = []
         out.reserveCapacity(message.count + field.bytes.count + 2)
