@@ -28,7 +28,7 @@ public final class MilterConnection {
         case changeHeader(index: Int, name: String, value: String)
     }
 
-    private let fd: Int32
+    private var fd: Int32
     public private(set) var milterActions: UInt32 = 0
     public private(set) var milterProtocol: UInt32 = 0
 
@@ -81,7 +81,70 @@ public final class MilterConnection {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    // MARK: Faults (for tests: what a crashing or misbehaving MTA does)
+
+    /// The connection's socket descriptor (-1 once closed).
+    public var socketDescriptor: Int32 { fd }
+
+    /// Sends one packet, command and data, exactly as given.
+    public func sendPacket(_ command: Character, _ data: [UInt8] = []) throws { try send(command, data) }
+
+    /// Sends bytes with no framing: garbage, or part of a packet.
+    public func sendRaw(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw ProtocolError("send failed: \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+    }
+
+    /// Reads one packet.
+    public func receivePacket() throws -> (command: Character, data: [UInt8]) { try receive() }
+
+    /// Sends one protocol step (`C`, `H`, `M`, `R`, `T`, `L`, `N`, `B`, `U`) and reads its reply
+    /// unless the milter negotiated none (then nil). `D`, `A`, `Q` and `E` are sent without reading.
+    public func sendStep(_ command: Character, _ data: [UInt8] = []) throws -> Character? {
+        let noReply: [Character: UInt32] = ["C": Self.nrConnect, "H": Self.nrHelo, "M": Self.nrMail, "R": Self.nrRcpt,
+                                            "T": Self.nrData, "L": Self.noHeaderReply, "N": Self.nrEOH, "B": Self.nrBody,
+                                            "U": 0x20000]
+        guard let flag = noReply[command] else { try send(command, data); return nil }
+        return try step(command, data, noReply: flag) ?? (has(flag) ? nil : "c")
+    }
+
+    /// Half-closes the connection (no more data from us; the milter sees end of file).
+    public func shutdownWrite() { if fd >= 0 { Glibc.shutdown(fd, Int32(SHUT_WR)) } }
+
+    /// Closes the socket at once, without `SMFIC_QUIT`, as a crashed MTA would. `reset`: for TCP,
+    /// an RST instead of a FIN (SO_LINGER 0). Every later call on this connection fails.
+    public func closeAbruptly(reset: Bool = false) {
+        guard fd >= 0 else { return }
+        if reset {
+            var l = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        }
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    /// Waits up to `timeout` seconds for the milter to close the connection, discarding whatever
+    /// it sends first. True when it closed (end of file or reset), false when it kept it open.
+    public func waitForClose(timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ms = Int32(max(1, min(200, deadline.timeIntervalSinceNow * 1000)))
+            guard poll(&p, 1, ms) >= 0 else { return false }
+            if p.revents == 0 { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n == 0 { return true }
+            if n < 0 && errno != EAGAIN && errno != EINTR { return true }
+        }
+        return false
+    }
 
     // MARK: Packets
 
@@ -128,7 +191,17 @@ public final class MilterConnection {
 
     /// Option negotiation, offering what Postfix offers (all actions, all protocol steps, leading space).
     public func negotiate(actions: UInt32 = 0x1FF, protocol offered: UInt32 = 0x001F_FFFF) throws {
+        try offerNegotiation(actions: actions, protocol: offered)
+        try finishNegotiation()
+    }
+
+    /// The first half of `negotiate()`: sends the offer without waiting for the answer.
+    public func offerNegotiation(actions: UInt32 = 0x1FF, protocol offered: UInt32 = 0x001F_FFFF) throws {
         try send("O", Self.u32(6) + Self.u32(actions) + Self.u32(offered))
+    }
+
+    /// The second half of `negotiate()`: reads the milter's answer to the offer.
+    public func finishNegotiation() throws {
         let (cmd, data) = try receive()
         guard cmd == "O", data.count >= 12 else { throw ProtocolError("unexpected negotiation reply \(cmd)") }
         milterActions = Self.u32(data[4...])
