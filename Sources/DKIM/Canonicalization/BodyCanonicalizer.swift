@@ -84,13 +84,19 @@ public struct BodyCanonicalizer: Sendable {
             } else {
                 // The run goes on over ordinary bytes and over single spaces between them, which
                 // relaxed canonicalization keeps as they are.
+                // CR, SP and TAB are all ≤ 0x20, so most bytes take the first test only.
                 var j = i + 1
                 while j < n {
                     let c = p[j]
-                    if c != ASCII.cr && c != ASCII.space && c != ASCII.tab {
+                    if c > ASCII.space {
                         j += 1
-                    } else if c == ASCII.space && j + 1 < n && p[j + 1] != ASCII.cr && p[j + 1] != ASCII.space && p[j + 1] != ASCII.tab {
+                    } else if c == ASCII.space {
+                        guard j + 1 < n else { break }
+                        let d = p[j + 1]
+                        guard d > ASCII.space || (d != ASCII.cr && d != ASCII.tab && d != ASCII.space) else { break }
                         j += 2
+                    } else if c != ASCII.cr && c != ASCII.tab {
+                        j += 1
                     } else {
                         break
                     }
