@@ -7,7 +7,7 @@ import Foundation
 /// for a short negative time; temporary failures only for a few seconds, so a dead server is not
 /// asked for every message while it stays dead. Concurrent lookups of one name while a query is
 /// under way wait for that query instead of sending their own. The number of entries is bounded.
-public final class CachingTXTResolver: TXTResolver, @unchecked Sendable {
+public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable {
     public struct Limits: Sendable {
         public var minimumTTL: Double = 60
         public var maximumTTL: Double = 3600
@@ -44,6 +44,17 @@ public final class CachingTXTResolver: TXTResolver, @unchecked Sendable {
     public var statistics: (queries: Int, hits: Int) {
         condition.lock(); defer { condition.unlock() }
         return counters
+    }
+
+    /// The cached answer if it is still fresh, without asking the server.
+    public func immediateLookupTXT(_ name: String) -> TXTLookupResult? {
+        var key = name.lowercased()
+        while key.hasSuffix(".") { key.removeLast() }
+        condition.lock()
+        defer { condition.unlock() }
+        guard let e = entries[key], e.expires > clock() else { return nil }
+        counters.hits += 1
+        return e.result
     }
 
     public func lookupTXT(_ name: String) -> TXTLookupResult {

@@ -345,7 +345,13 @@ final class KeyLookups: @unchecked Sendable {
     private var results: [String: TXTLookupResult] = [:]
 
     init(names: [String], resolver: any TXTResolver) {
+        let immediate = resolver as? any ImmediateTXTResolver
         for name in names {
+            // A table or a warm cache answers at once: no thread hop for it.
+            if let answer = immediate?.immediateLookupTXT(name) {
+                results[name] = answer
+                continue
+            }
             group.enter()
             DispatchQueue.global().async {
                 let r = resolver.lookupTXT(name)

@@ -1,6 +1,6 @@
 /// A TXT resolver that answers from a fixed table: for tests, and for `--records FILE`
 /// (OpenDKIM's `TestPublicKeys`).
-public struct StaticTXTResolver: TXTResolver {
+public struct StaticTXTResolver: ImmediateTXTResolver {
     private var table: [String: TXTLookupResult]
 
     /// Creates a resolver from names (any case, trailing dot optional) to results.
@@ -50,6 +50,8 @@ public struct StaticTXTResolver: TXTResolver {
     public func lookupTXT(_ name: String) -> TXTLookupResult {
         table[Self.normalize(name)] ?? .nameNotFound
     }
+
+    public func immediateLookupTXT(_ name: String) -> TXTLookupResult? { lookupTXT(name) }
 
     private static func normalize(_ name: String) -> String {
         var n = name.lowercased()

@@ -12,3 +12,10 @@ public enum TXTLookupResult: Sendable, Equatable {
 public protocol TXTResolver: Sendable {
     func lookupTXT(_ name: String) -> TXTLookupResult
 }
+
+/// A resolver that can sometimes answer without any I/O (a table, a warm cache): callers that
+/// would otherwise hand the lookup to another thread can take the answer at once.
+public protocol ImmediateTXTResolver: TXTResolver {
+    /// The answer when it is at hand, or nil when a query would be needed.
+    func immediateLookupTXT(_ name: String) -> TXTLookupResult?
+}
