@@ -14,7 +14,6 @@ struct FailureExplainer {
 
     private func parse() -> Parsed {
         var parsed = Parsed()
-        var parser = MessageParser(lineEndings: .detect(in: message))
         func handle(_ e: MessageParser.Event) {
             switch e {
             case .header(let f): parsed.headers.append(f)
@@ -22,8 +21,7 @@ struct FailureExplainer {
             case .body(let chunk): parsed.body.append(contentsOf: chunk)
             }
         }
-        try? parser.parse(message, handle)
-        try? parser.finish(handle)
+        try? MessageParser.parseWhole(message, handle)
         return parsed
     }
 

@@ -89,6 +89,20 @@ public struct MessageParser: Sendable {
         try bytes.withUnsafeBufferPointer { try parse($0, handler) }
     }
 
+    /// Parses a whole message held in memory; bare-LF input is detected and read as CRLF.
+    public static func parseWhole(_ message: [UInt8], maximumHeaderBytes: Int = 16 << 20,
+                                  _ handler: (Event) -> Void) throws(DKIMError) {
+        var parser = MessageParser(lineEndings: .detect(in: message), maximumHeaderBytes: maximumHeaderBytes)
+        do {
+            try parser.parse(message, handler)
+            try parser.finish(handler)
+        } catch let error as DKIMError {
+            throw error
+        } catch {
+            throw DKIMError(.internalError, "\(error)")
+        }
+    }
+
     /// Ends the message: a header section without an empty line after it ends here.
     public mutating func finish(_ handler: (Event) throws -> Void) throws {
         guard !inBody else { return }

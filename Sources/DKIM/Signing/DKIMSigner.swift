@@ -14,7 +14,6 @@ public struct DKIMSigner: Sendable {
     /// The DKIM-Signature field for a raw message (bare-LF input is read as CRLF).
     public func signatureField(for message: [UInt8]) throws(DKIMError) -> HeaderField {
         var session = try SigningSession(configuration: configuration, key: key, crypto: crypto)
-        var parser = MessageParser(lineEndings: .detect(in: message))
         func handle(_ event: MessageParser.Event) {
             switch event {
             case .header(let f): session.append(f)
@@ -22,14 +21,7 @@ public struct DKIMSigner: Sendable {
             case .body(let chunk): session.appendBody(chunk)
             }
         }
-        do {
-            try parser.parse(message, handle)
-            try parser.finish(handle)
-        } catch let error as DKIMError {
-            throw error
-        } catch {
-            throw DKIMError(.internalError, "\(error)")
-        }
+        try MessageParser.parseWhole(message, handle)
         return try session.finish()
     }
 }

@@ -16,7 +16,6 @@ public struct DKIMVerifier: Sendable {
     ///   - message: the raw message; bare-LF input is detected and read as CRLF.
     ///   - now: the current time, seconds since the epoch.
     public func verify(message: [UInt8], now: Int) throws(DKIMError) -> MessageVerification {
-        var parser = MessageParser(lineEndings: .detect(in: message))
         var session = VerificationSession(configuration: configuration, crypto: crypto, now: now)
         var from: [HeaderField] = []
         var names: [String] = []
@@ -29,14 +28,7 @@ public struct DKIMVerifier: Sendable {
             case .body(let chunk): session.appendBody(chunk)
             }
         }
-        do {
-            try parser.parse(message, handle)
-            try parser.finish(handle)
-        } catch let error as DKIMError {
-            throw error
-        } catch {
-            throw DKIMError(.internalError, "\(error)")
-        }
+        try MessageParser.parseWhole(message, handle)
         var answers: [String: TXTLookupResult] = [:]
         for name in names { answers[name] = resolver.lookupTXT(name) }
         let results = session.finish { answers[$0] ?? .nameNotFound }
