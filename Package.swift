@@ -42,7 +42,7 @@ let package = Package(
         // libFuzzer harness (contrib/fuzz.sh): one executable, the target named by its first
         // argument. It only fuzzes when built with -sanitize=fuzzer,address -DFUZZING.
         .systemLibrary(name: "CLibFuzzer"),
-        .executableTarget(name: "dkim-fuzz", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMMilter", "CLibFuzzer"]),
+        .executableTarget(name: "dkim-fuzz", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMMilter", "CLibFuzzer", "DKIMTestSupport"]),
         .target(name: "DKIMTestSupport", dependencies: ["DKIM"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),

@@ -1,6 +1,7 @@
 import DKIM
 import DKIMMilter
 import DKIMOpenSSL
+import DKIMTestSupport
 import Foundation
 
 /// The fuzz targets. Each takes one input and crashes (precondition) when an invariant breaks;
@@ -183,7 +184,7 @@ enum FuzzTargets {
             precondition(got == expected, "\(algorithm): split at \(cut), chunks of \(chunkSize): canonical body differs")
             precondition(pieces.canonicalLength == expected.count && whole.canonicalLength == expected.count)
 
-            let reference = referenceCanonical(input, algorithm)
+            let reference = ReferenceBodyCanonicalization.canonical(input, algorithm)
             precondition(expected == reference, "\(algorithm): canonical body differs from the RFC 6376 reference")
 
             // l=: the hashed bytes are the prefix.
@@ -199,45 +200,6 @@ enum FuzzTargets {
             h2.update(Array(input[cut...]))
             precondition(h1.finalize() == h2.finalize(), "\(algorithm): SHA-256 body hash depends on the split")
         }
-    }
-
-    /// RFC 6376 §3.4.3/§3.4.4 written the slow, obvious way.
-    static func referenceCanonical(_ input: [UInt8], _ algorithm: Canonicalization) -> [UInt8] {
-        var lines: [[UInt8]] = []
-        var current: [UInt8] = []
-        var i = 0
-        while i < input.count {
-            if input[i] == 0x0D, i + 1 < input.count, input[i + 1] == 0x0A {
-                lines.append(current)
-                current = []
-                i += 2
-            } else {
-                current.append(input[i])
-                i += 1
-            }
-        }
-        if !current.isEmpty { lines.append(current) }
-        if algorithm == .relaxed {
-            lines = lines.map { line in
-                var out: [UInt8] = []
-                var inWSP = false
-                for b in line {
-                    if b == 0x20 || b == 0x09 {
-                        inWSP = true
-                    } else {
-                        if inWSP { out.append(0x20) }
-                        inWSP = false
-                        out.append(b)
-                    }
-                }
-                return out  // trailing WSP dropped
-            }
-        }
-        while let last = lines.last, last.isEmpty { lines.removeLast() }
-        if lines.isEmpty { return algorithm == .simple ? [0x0D, 0x0A] : [] }
-        var out: [UInt8] = []
-        for l in lines { out += l + [0x0D, 0x0A] }
-        return out
     }
 
     // MARK: (5) full verification: RECORDS-FILE NUL MESSAGE

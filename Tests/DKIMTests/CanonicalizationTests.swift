@@ -97,3 +97,72 @@ import DKIMTestSupport
         }
     }
 }
+
+/// The streaming canonicalizer against the line-by-line reference, over bodies made of the
+/// bytes it treats specially, in every chunking: covers the eight-bytes-at-a-time path, its
+/// handover to the byte-by-byte one, and chunk ends anywhere.
+@Suite struct BodyCanonicalizerReferenceTests {
+    /// A small deterministic generator (SplitMix64), so a failure is reproducible.
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func body(length: Int) -> [UInt8] {
+            // Whitespace, line ends, bare CR/LF, a control byte, 8-bit and ordinary bytes.
+            let alphabet: [UInt8] = [0x20, 0x20, 0x09, 0x0D, 0x0A, 0x0D, 0x0A, 0x01, 0xE9, 0x21, 0x61, 0x62, 0x7A, 0x7F]
+            var runOfText = 0
+            return (0..<length).map { _ in
+                // Mostly text with the odd special byte, sometimes a burst of specials.
+                if runOfText > 0 { runOfText -= 1; return 0x61 + UInt8(next() % 26) }
+                let r = next()
+                if r % 3 == 0 { runOfText = Int((r >> 8) % 20) }
+                return alphabet[Int((r >> 16) % UInt64(alphabet.count))]
+            }
+        }
+    }
+
+    static func canonical(_ body: [UInt8], _ algorithm: Canonicalization, chunkSize: Int) -> [UInt8] {
+        var c = BodyCanonicalizer(algorithm)
+        var out: [UInt8] = []
+        for chunk in Chunking.split(body, size: chunkSize) {
+            c.canonicalize(chunk) { out.append(contentsOf: $0) }
+        }
+        c.finish { out.append(contentsOf: $0) }
+        return out
+    }
+
+    @Test func randomBodiesMatchTheReferenceInEveryChunking() {
+        var g = Generator(state: 6376)
+        for round in 0..<400 {
+            let body = g.body(length: Int(g.next() % 160))
+            for algorithm in Canonicalization.allCases {
+                let expected = ReferenceBodyCanonicalization.canonical(body, algorithm)
+                for size in Chunking.smallSizes + [8, 9, 15, 16, 17, max(1, body.count)] {
+                    let got = Self.canonical(body, algorithm, chunkSize: size)
+                    #expect(got == expected, "round \(round) \(algorithm) chunks of \(size): \(body)")
+                    if got != expected { return }
+                }
+            }
+        }
+    }
+
+    @Test func manyEmptyLinesAreHeldBackAndReleasedWhateverTheChunking() {
+        // More held-back empty lines than fit beside a chunk's output, in the middle and at the end.
+        for count in [63, 64, 65, 200, 1000] {
+            for tail in ["", " \t", "x", "x \r", "\r"] {
+                let body = Array(("a b\r\n" + String(repeating: "\r\n", count: count) + " \tc\r\n" + String(repeating: "\r\n", count: count) + tail).utf8)
+                for algorithm in Canonicalization.allCases {
+                    let expected = ReferenceBodyCanonicalization.canonical(body, algorithm)
+                    for size in [1, 2, 3, 7, 64, 1000, body.count] {
+                        #expect(Self.canonical(body, algorithm, chunkSize: size) == expected, "\(count) \(tail.debugDescription) \(algorithm) \(size)")
+                    }
+                }
+            }
+        }
+    }
+}
