@@ -5,7 +5,10 @@ import MilterClient
 
 /// Drives a milter with N concurrent connections, as Postfix does, and measures it.
 public struct LoadRunner: Sendable {
-    public enum Mode: String, Sendable { case sign, verify }
+    /// sign: an authenticated client; verify: an outside client, the message signed; pass: an
+    /// outside client, the message unsigned (nothing to sign or check: the milter protocol's
+    /// own cost, the floor under the other two).
+    public enum Mode: String, Sendable { case sign, verify, pass }
 
     public var socket: String
     public var mode: Mode

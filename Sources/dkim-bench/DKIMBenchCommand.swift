@@ -50,7 +50,7 @@ struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send a load to a running milter and report the rate.")
 
     @Option(help: "The milter's socket: unix:/path or inet:PORT@HOST.") var socket: String
-    @Option(help: "sign (authenticated client) or verify.") var mode = "sign"
+    @Option(help: "sign (authenticated client), verify, or pass (unsigned message from outside: the protocol's own cost).") var mode = "sign"
     @Option(help: "Message size in bytes.") var size = 2048
     @Option(help: "Concurrent connections.") var concurrency = 1
     @Option(help: "Messages in all.") var messages = 200
@@ -61,13 +61,17 @@ struct Load: ParsableCommand {
     @Option(help: "Write one message as the milter changed it to this file.")
     var dump: String?
 
+    func validate() throws {
+        guard LoadRunner.Mode(rawValue: mode) != nil else { throw ValidationError("--mode: sign, verify or pass, not \(mode)") }
+    }
+
     func run() throws {
         var message = BenchMessages.message(size: size)
         if mode == "verify" {
             let k = try PrivateKey(pemOrSeed: String(contentsOfFile: key, encoding: .utf8))
             message = try BenchMessages.signed(message, key: k, domain: "example.com", selector: "sr2048a")
         }
-        let outcome = LoadRunner(socket: socket, mode: mode == "verify" ? .verify : .sign, concurrency: concurrency,
+        let outcome = LoadRunner(socket: socket, mode: LoadRunner.Mode(rawValue: mode) ?? .sign, concurrency: concurrency,
                                  messages: messages, messagesPerConnection: perConnection, message: message).run()
         if let dump, let sample = outcome.samples.first {
             try Data(sample + message).write(to: URL(fileURLWithPath: dump))
@@ -83,7 +87,7 @@ struct Milter: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The same load against dkim-milter and OpenDKIM, A then B then A…; reports ratios.")
 
-    @Option(help: "Modes: sign, verify (comma separated).") var modes = "sign,verify"
+    @Option(help: "Modes: sign, verify, pass (comma separated; pass = unsigned mail from outside, the protocol's floor).") var modes = "sign,verify"
     @Option(help: "Keys: rsa, ed25519.") var keys = "rsa"
     @Option(help: "Message sizes: 2k, 100k, 10m.") var sizes = "2k"
     @Option(help: "Concurrent connections (comma separated).") var concurrency = "4"
@@ -95,6 +99,12 @@ struct Milter: ParsableCommand {
     @Option(help: "Directory with rsa2048a.pem / ed25519a.pem and keys.txt.") var keysDir = "Tests/Fixtures/corpus"
 
     func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func validate() throws {
+        for m in list(modes) where LoadRunner.Mode(rawValue: m) == nil {
+            throw ValidationError("--modes: sign, verify or pass, not \(m)")
+        }
+    }
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: dkimMilter) else {
@@ -118,7 +128,7 @@ struct Milter: ParsableCommand {
                         for per in list(perConnection).compactMap(Int.init) {
                             for socket in list(sockets) {
                                 let benchCase = MilterBenchmark.Case(
-                                    mode: mode == "verify" ? .verify : .sign, keyType: keyName == "ed25519" ? .ed25519 : .rsa,
+                                    mode: LoadRunner.Mode(rawValue: mode) ?? .sign, keyType: keyName == "ed25519" ? .ed25519 : .rsa,
                                     size: size, concurrency: c, messages: count, perConnection: per, tcp: socket == "inet")
                                 FileHandle.standardError.write(Data("\(benchCase)\n".utf8))
                                 let bench = MilterBenchmark(keyFile: keysDir + "/keys/" + file, selector: selector,
