@@ -4,6 +4,8 @@ public enum IDNA {
     /// The domain with every non-ASCII label as an A-label (`xn--` + Punycode, RFC 3492),
     /// lower case. Returns nil when a label cannot be encoded.
     public static func asciiDomain(_ domain: String) -> String? {
+        // Nearly every domain is ASCII already: lowercasing is all there is to do.
+        if domain.utf8.allSatisfy({ $0 < 0x80 }) { return domain.lowercased() }
         var labels: [String] = []
         for label in domain.split(separator: ".", omittingEmptySubsequences: false) {
             let lower = label.lowercased()

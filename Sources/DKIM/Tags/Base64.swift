@@ -11,24 +11,38 @@ public enum Base64 {
     /// Decodes base64 text, ignoring whitespace. Returns nil for any other byte outside
     /// the alphabet, misplaced padding or a length that is not a whole number of bytes.
     public static func decode(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count * 3 / 4)
-        var acc: UInt32 = 0
+        var text = text
+        return text.withUTF8 { decode(bytes: $0) }
+    }
+
+    /// Decodes base64 bytes, with the rules of `decode(_:)`.
+    public static func decode(bytes input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var bits = 0
         var padding = 0
-        for c in text.utf8 {
-            if ASCII.isFWS(c) { continue }
-            if c == ASCII.equals { padding += 1; continue }
-            if padding > 0 { return nil }  // data after padding
-            let v = decodeTable[Int(c)]
-            if v < 0 { return nil }
-            acc = (acc << 6) | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
+        var failed = false
+        let out = decodeTable.withUnsafeBufferPointer { table in
+            [UInt8](unsafeUninitializedCapacity: input.count * 3 / 4 + 3) { buffer, count in
+                var acc: UInt32 = 0
+                for c in input {
+                    let v = table[Int(c)]
+                    if v < 0 {
+                        if ASCII.isFWS(c) { continue }
+                        if c == ASCII.equals { padding += 1; continue }
+                        failed = true
+                        break
+                    }
+                    if padding > 0 { failed = true; break }  // data after padding
+                    acc = (acc << 6) | UInt32(v)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        buffer[count] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                        count += 1
+                    }
+                }
             }
         }
+        if failed { return nil }
         // Leftover bits: 0 (complete), 2 (three characters: one "=") or 4 (two characters: two "=").
         switch bits {
         case 0: if padding != 0 { return nil }

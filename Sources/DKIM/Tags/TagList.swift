@@ -33,7 +33,6 @@ public struct TagList: Sendable {
     public init(parsing bytes: [UInt8], range: Range<Int>? = nil) throws(DKIMError) {
         let range = range ?? bytes.indices
         var tags: [Tag] = []
-        var seen = Set<String>()
         var segmentStart = range.lowerBound
         var index = range.lowerBound
         while segmentStart <= range.upperBound {
@@ -42,7 +41,8 @@ public struct TagList: Sendable {
             let segment = segmentStart..<index
             let isLast = index >= range.upperBound
             if let tag = try Self.parseSpec(bytes, segment, isLast: isLast) {
-                guard seen.insert(tag.name).inserted else {
+                // At most 100 tags, usually about ten: a scan is cheaper than hashing every name.
+                guard !tags.contains(where: { $0.name == tag.name }) else {
                     throw DKIMError(.duplicateTag, "the tag \(tag.name)= appears more than once (RFC 6376 §3.2)")
                 }
                 tags.append(tag)
