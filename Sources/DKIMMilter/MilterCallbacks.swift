@@ -56,30 +56,13 @@ enum MilterCallbacks {
         guard smfi_opensocket(true) == MI_SUCCESS else {
             throw SocketError(description: "cannot open the socket \(socket): is another milter listening there, or is the directory missing or not writable?")
         }
-        if socket.lowercased().hasPrefix("inet") { setNoDelayOnListeningSockets() }
+        if socket.lowercased().hasPrefix("inet") { TCPNoDelay.setOnListeningSockets() }
         return registration
     }
 
     /// Runs libmilter's accept loop until SIGTERM/SIGINT/SIGHUP.
     static func serve() -> Int32 {
         smfi_main()
-    }
-
-    /// libmilter does not set TCP_NODELAY and does not expose its listening socket. Accepted
-    /// sockets inherit TCP_NODELAY from the listener on Linux, so set it on every listening TCP
-    /// socket of the process: without it, the header change and the final reply of a signed
-    /// message are held by Nagle against the MTA's delayed ACK (~40 ms per message).
-    static func setNoDelayOnListeningSockets() {
-        for fd in Int32(0)..<Int32(1024) {
-            var listening: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1 else { continue }
-            var type: Int32 = 0
-            length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else { continue }
-            var on: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-        }
     }
 
     // MARK: Context

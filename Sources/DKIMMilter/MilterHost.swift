@@ -104,6 +104,7 @@ public final class MilterHost: Sendable {
             }
         }
         log.info("listening on \(socket)")
+        if socket.lowercased().hasPrefix("inet") { TCPNoDelay.catchEarlyConnections() }
         let status = withExtendedLifetime(registration) { MilterCallbacks.serve() }
         // libmilter does not wait for work in flight: let every running callback finish (a
         // message at end of message gets its signature or its header and reply). Connections idle

@@ -18,6 +18,9 @@ public final class FakeDNSServer: @unchecked Sendable {
         case silent
         /// A reply with the query's id that claims an answer but is cut short (malformed).
         case garbage
+        /// An empty reply with the TC (truncated) bit set: the client should retry over TCP,
+        /// which this server does not offer.
+        case truncated
     }
 
     public let port: Int
@@ -120,6 +123,8 @@ public final class FakeDNSServer: @unchecked Sendable {
                 return [query[0], query[1], 0x84 | (query[2] & 0x01), 0x80, 0, 1, 0, 3, 0, 0, 0, 0] + query[12..<questionEnd]
                     + [0xC0, 0x0C, 0, 16, 0, 1, 0, 0, 1, 0, 0x01, 0x00, 5, 65, 66]
             case .servfail: rcode = 2; break resolve
+            case .truncated:
+                return [query[0], query[1], 0x84 | 0x02 | (query[2] & 0x01), 0x80, 0, 1, 0, 0, 0, 0, 0, 0] + query[12..<questionEnd]
             case .nxdomain: if records.isEmpty { rcode = 3 }; break resolve
             case .noData: break resolve
             case .txt(let list, let ttl):

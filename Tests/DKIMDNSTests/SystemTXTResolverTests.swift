@@ -69,6 +69,40 @@ import Testing
         #expect(server.queries(for: "slow._domainkey.example.com") >= 1)
     }
 
+    /// Limits on DNS answers: the resolver reads answers up to the 64 KiB a DNS message can
+    /// hold; a key record above 16 KiB is refused when parsed, with its size in the reason.
+    @Test func anOverlongAnswerIsReadWholeAndItsKeyRecordRefused() throws {
+        let strings = (0..<160).map { _ in String(repeating: "A", count: 250) }  // 40,000 bytes in one UDP answer
+        let server = try FakeDNSServer(["huge._domainkey.example.com": .txt([["v=DKIM1; p="] + strings])])
+        let result = try resolver(server).lookupTXT("huge._domainkey.example.com")
+        guard case .records(let records) = result, let record = records.first else {
+            Issue.record("expected the record, got \(result)")
+            return
+        }
+        #expect(records.count == 1 && record.utf8.count == 11 + 40_000)
+        #expect(throws: DKIMError.self) { try KeyRecord(parsing: record) }
+        do {
+            _ = try KeyRecord(parsing: record)
+        } catch {
+            #expect(error.code == .keySyntax)
+            #expect(error.reason.contains("40011 bytes long; at most 16384"), "\(error.reason)")
+        }
+    }
+
+    /// An answer too large for UDP comes back truncated (TC); when the server then offers no
+    /// TCP, the lookup is a temporary failure, never a partial record or a wait without end.
+    @Test func aTruncatedAnswerWithoutTCPIsATemporaryFailure() throws {
+        let server = try FakeDNSServer(["tc._domainkey.example.com": .truncated])
+        let start = Date()
+        let result = try resolver(server, timeout: 1, tries: 2).lookupTXT("tc._domainkey.example.com")
+        guard case .temporaryFailure = result else {
+            Issue.record("a truncated answer must be a temporary failure, got \(result)")
+            return
+        }
+        #expect(Date().timeIntervalSince(start) < 4)
+        #expect(server.queries(for: "tc._domainkey.example.com") >= 1)
+    }
+
     @Test func refusesNameserversThatAreNotIPv4() {
         #expect(throws: DKIMError.self) { try SystemTXTResolver(nameserver: "ns.example.com") }
         #expect(throws: DKIMError.self) { try SystemTXTResolver(nameserver: "127.0.0.1:99999") }
