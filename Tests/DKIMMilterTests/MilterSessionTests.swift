@@ -181,4 +181,18 @@ import Testing
         #expect(insertedSignatures(next).count == 1)
         #expect(try F.verify(signed).map(\.result) == [.pass])
     }
+
+    /// Line length: there is no limit to hit. A body that is one 8 MiB line without a line
+    /// break, and a header field of one 500 KB line, are signed in 65,535-byte chunks (as
+    /// Postfix sends them) and the signature verifies.
+    @Test func veryLongLinesAreSignedAndVerify() throws {
+        let longField = "X-Long: " + String(repeating: "y", count: 500_000) + "\r\n"
+        let body = [UInt8](repeating: UInt8(ascii: "z"), count: 8 << 20)
+        let message = Array(("From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n" + longField
+                             + "Subject: long\r\n\r\n").utf8) + body
+        let (actions, signed) = F.run(MilterSession(policy: try F.policy()), message, client: ("localhost", "127.0.0.1"),
+                                      chunkSize: 65535)
+        #expect(insertedSignatures(actions).count == 1)
+        #expect(try F.verify(signed).map(\.result) == [.pass])
+    }
 }
