@@ -35,19 +35,6 @@ struct MalformedInputTests {
         return (line["signatures"] as? [[String: Any]])?.first
     }
 
-    /// A deterministic byte generator, so a failing case can be reproduced.
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
-    }
-
     /// Random bytes, and random sequences of DKIM-ish tokens (more likely to reach the parsers'
     /// corners), all in one verify call, with and without --explain and --json; each also signed.
     @Test func randomGarbageNeverCrashes() throws {

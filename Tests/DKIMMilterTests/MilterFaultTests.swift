@@ -325,18 +325,6 @@ import Testing
 
     // MARK: 4. Garbage on the socket
 
-    /// splitmix64, seeded: the same garbage every run.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func garbageOnTheSocketDropsTheConnectionAndTheMilterSurvives() throws {
         let s = try Subject()
         let sock = s.milter.socket
@@ -382,7 +370,7 @@ import Testing
         }
 
         // Random bytes, then end of file: the milter must let go.
-        var random = SeededGenerator(state: 20261129)
+        var random = SplitMix64(state: 20261129)
         for i in 0..<40 {
             let c = try fresh(negotiated: i % 2 == 1, connected: i % 4 == 3)
             let bytes = (0..<Int.random(in: 1...4096, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }

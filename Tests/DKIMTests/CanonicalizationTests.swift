@@ -102,16 +102,11 @@ import DKIMTestSupport
 /// bytes it treats specially, in every chunking: covers the eight-bytes-at-a-time path, its
 /// handover to the byte-by-byte one, and chunk ends anywhere.
 @Suite struct BodyCanonicalizerReferenceTests {
-    /// A small deterministic generator (SplitMix64), so a failure is reproducible.
+    /// Bodies from a seeded generator, so a failure is reproducible.
     struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random: SplitMix64
+        init(state: UInt64) { random = SplitMix64(state: state) }
+        mutating func next() -> UInt64 { random.next() }
         mutating func body(length: Int) -> [UInt8] {
             // Whitespace, line ends, bare CR/LF, a control byte, 8-bit and ordinary bytes.
             let alphabet: [UInt8] = [0x20, 0x20, 0x09, 0x0D, 0x0A, 0x0D, 0x0A, 0x01, 0xE9, 0x21, 0x61, 0x62, 0x7A, 0x7F]
