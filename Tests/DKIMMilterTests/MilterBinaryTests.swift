@@ -263,6 +263,30 @@ import Testing
         #expect(try c.send(message: MilterFixtures.message).message.starts(with: Array("DKIM-Signature:".utf8)))
     }
 
+    /// A key file the milter can no longer read, then SIGUSR1: the running keys stay, and the
+    /// log names the file and the fix. As root (CI) the milter drops to `nobody` and the key stays
+    /// root's own 0600 file; otherwise the file is made mode 000.
+    @Test func reloadOfAKeyFileTheMilterCannotReadKeepsTheOldKeys() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        chmod(dir, 0o755)
+        let asRoot = getuid() == 0
+        let config = try makeConfig(dir, asRoot ? "UserID nobody\n" : "")
+        let key = dir + "/Keys/example.com/sr2048a.pem"
+        let milter = try MilterProcess(arguments: ["--config", config], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        if !asRoot { chmod(key, 0o000) }
+        milter.signal(SIGUSR1)
+        #expect(milter.logContains("reload failed, keeping the running configuration"), "\(milter.log)")
+        #expect(milter.log.contains("cannot read the key file \(key)"), "\(milter.log)")
+        #expect(milter.log.contains("chown"))
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+        let signed = try c.send(message: MilterFixtures.message).message
+        #expect(try MilterFixtures.verify(signed).map(\.result) == [.pass])
+    }
+
     /// libmilter does not set TCP_NODELAY; without it a signed message waits ~40 ms for the MTA's
     /// delayed ACK. The accepted connection must have it.
     @Test func acceptedTCPConnectionsHaveNoDelay() throws {
