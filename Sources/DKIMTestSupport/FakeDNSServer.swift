@@ -32,19 +32,12 @@ public final class FakeDNSServer: @unchecked Sendable {
     private var thread: Thread?
 
     public init(_ table: [String: Answer]) throws {
-        let socketFD = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) } }
-        guard bound == 0 else { close(socketFD); throw NSError(domain: "FakeDNSServer", code: Int(errno)) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) } }
+        guard let (socketFD, port) = LoopbackSocket.bound(.udp) else { throw NSError(domain: "FakeDNSServer", code: Int(errno)) }
         var tv = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(socketFD, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         self.table = Dictionary(uniqueKeysWithValues: table.map { ($0.key.lowercased(), $0.value) })
         self.fd = socketFD
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let box = WeakBox()
         box.server = self
         let thread = Thread { box.server?.serve() }

@@ -26,21 +26,9 @@ enum FuzzSeeds {
             for file in files {
                 guard let data = fm.contents(atPath: dir + "/" + sub + "/" + file), data.count <= maximumMessageSize else { continue }
                 let message = Array(data)
-                let lineEndings = MessageParser.LineEndings.detect(in: message)
-                var parser = MessageParser(lineEndings: lineEndings)
-                var headers: [HeaderField] = []
-                var body: [UInt8] = []
-                func handle(_ e: MessageParser.Event) {
-                    switch e {
-                    case .header(let f): headers.append(f)
-                    case .endOfHeaders: break
-                    case .body(let b): body.append(contentsOf: b)
-                    }
-                }
-                try? parser.parse(message, handle)
-                try? parser.finish(handle)
+                let (headers, body) = fieldsAndBody(message)
 
-                add("message", [lineEndings == .lf ? 1 : 0, 63] + message)
+                add("message", [MessageParser.LineEndings.detect(in: message) == .lf ? 1 : 0, 63] + message)
                 guard sub == "messages" else { continue }
                 add("body", [0, UInt8(body.count / 2 % 256), 15, 255] + body)
 
@@ -61,18 +49,7 @@ enum FuzzSeeds {
         let signing = ((try? fm.contentsOfDirectory(atPath: dir + "/signing")) ?? []).sorted().filter { $0.hasSuffix(".eml") }
         for file in signing.prefix(10) {
             guard let data = fm.contents(atPath: dir + "/signing/" + file), data.count <= maximumMessageSize else { continue }
-            var parser = MessageParser(lineEndings: .detect(in: Array(data)))
-            var headers: [HeaderField] = []
-            var body: [UInt8] = []
-            func handle(_ e: MessageParser.Event) {
-                switch e {
-                case .header(let f): headers.append(f)
-                case .endOfHeaders: break
-                case .body(let b): body.append(contentsOf: b)
-                }
-            }
-            try? parser.parse(Array(data), handle)
-            try? parser.finish(handle)
+            let (headers, body) = fieldsAndBody(Array(data))
             add("milter", milterSeed(headers: headers, body: body, signing: true))
         }
 
@@ -86,6 +63,21 @@ enum FuzzSeeds {
             }
             print("\(target): \(n) seeds in \(path)")
         }
+    }
+
+    /// The header fields and the body of a message, as the parser gives them (what it could
+    /// read, for a message it refuses).
+    static func fieldsAndBody(_ message: [UInt8]) -> (headers: [HeaderField], body: [UInt8]) {
+        var headers: [HeaderField] = []
+        var body: [UInt8] = []
+        try? MessageParser.parseWhole(message) { event in
+            switch event {
+            case .header(let f): headers.append(f)
+            case .endOfHeaders: break
+            case .body(let b): body.append(contentsOf: b)
+            }
+        }
+        return (headers, body)
     }
 
     /// The event stream `FuzzTargets.milter` decodes, as libmilter would deliver the message:

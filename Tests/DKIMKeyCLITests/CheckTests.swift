@@ -585,33 +585,18 @@ final class DNSMasq {
         var description: String { message }
     }
 
-    static func loopback(_ port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
-    }
-
     /// A UDP port on 127.0.0.1 that nothing was bound to a moment ago.
     static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw DNSMasqError(message: "socket: \(errno)") }
-        defer { close(fd) }
-        var address = loopback(0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw DNSMasqError(message: "bind: \(errno)") }
-        return UInt16(bigEndian: address.sin_port)
+        guard let (fd, port) = LoopbackSocket.bound(.udp) else { throw DNSMasqError(message: "socket/bind: \(errno)") }
+        close(fd)
+        return UInt16(port)
     }
 
     static func canConnect(_ port: UInt16) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = loopback(port)
+        var address = LoopbackSocket.address(port: Int(port))
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }

@@ -312,15 +312,8 @@ import Testing
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
         // A DNS "server" that takes the query and never answers.
-        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let (silent, port) = try #require(LoopbackSocket.bound(.udp))
         defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let config = dir + "/c.conf"
         try "Mode v\nNameservers 127.0.0.1:\(port)\nDNSTimeout 2\nAuthservID test.example\n".write(toFile: config, atomically: true, encoding: .utf8)
         let milter = try MilterProcess(arguments: ["--config", config], socket: "unix:\(dir)/milter.sock")

@@ -476,21 +476,12 @@ enum Loopback {
         defer { for s in sockets { close(s) } }
         var ports: [Int] = []
         for _ in 0..<count {
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard s >= 0 else { throw SMTPClient.Failure("socket: \(String(cString: strerror(errno)))") }
-            sockets.append(s)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0
-                }
+            // Kept open until all are read, so the ports differ.
+            guard let (s, port) = LoopbackSocket.bound(.tcp) else {
+                throw SMTPClient.Failure("socket/bind: \(String(cString: strerror(errno)))")
             }
-            guard ok else { throw SMTPClient.Failure("bind: \(String(cString: strerror(errno)))") }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            sockets.append(s)
+            ports.append(port)
         }
         return ports
     }
@@ -499,10 +490,7 @@ enum Loopback {
     static func connect(_ port: Int, timeout: Int = 30) -> Int32? {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard s >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
+        var address = LoopbackSocket.address(port: port)
         let ok = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }

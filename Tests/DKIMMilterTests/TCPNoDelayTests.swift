@@ -1,4 +1,5 @@
 @testable import DKIMMilter
+import DKIMTestSupport
 import Glibc
 import Testing
 
@@ -10,25 +11,18 @@ import Testing
     /// socket; all closed by `close()`.
     struct Loopback {
         let listener: Int32
+        let port: Int
         var client: Int32 = -1
         var accepted: Int32 = -1
 
         init() throws {
-            listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-            try #require(bound == 0 && listen(listener, 8) == 0)
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-            self.address = address
+            (listener, port) = try #require(LoopbackSocket.bound(.tcp))
+            try #require(listen(listener, 8) == 0)
         }
-        private var address = sockaddr_in()
 
         mutating func connectAndAccept() throws {
             client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var a = address
+            var a = LoopbackSocket.address(port: port)
             let connected = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             try #require(connected == 0)

@@ -74,10 +74,17 @@ public struct BodyCanonicalizer: Sendable {
 
     /// Sends held-back empty lines that turned out not to be at the end.
     private mutating func flushCRLFs<S: CanonicalBodySink>(into sink: inout S) {
-        while pendingCRLFs > 0 {
-            let n = min(pendingCRLFs, Self.crlfs.count / 2)
-            Self.crlfs.withUnsafeBufferPointer { sink.absorb(UnsafeBufferPointer(rebasing: $0[0..<(2 * n)])) }
-            pendingCRLFs -= n
+        Self.absorbCRLFs(pendingCRLFs, into: &sink)
+        pendingCRLFs = 0
+    }
+
+    /// `count` CRLFs to the sink, in pieces of at most 256.
+    private static func absorbCRLFs<S: CanonicalBodySink>(_ count: Int, into sink: inout S) {
+        var left = count
+        while left > 0 {
+            let n = min(left, crlfs.count / 2)
+            crlfs.withUnsafeBufferPointer { sink.absorb(UnsafeBufferPointer(rebasing: $0[0..<(2 * n)])) }
+            left -= n
         }
     }
 
@@ -108,11 +115,8 @@ public struct BodyCanonicalizer: Sendable {
                 if pendingCRLFs > Self.inlineCRLFLimit {
                     sink.absorb(UnsafeBufferPointer(start: w, count: count))
                     count = 0
-                    while pendingCRLFs > 0 {
-                        let k = min(pendingCRLFs, Self.crlfs.count / 2)
-                        Self.crlfs.withUnsafeBufferPointer { sink.absorb(UnsafeBufferPointer(rebasing: $0[0..<(2 * k)])) }
-                        pendingCRLFs -= k
-                    }
+                    Self.absorbCRLFs(pendingCRLFs, into: &sink)
+                    pendingCRLFs = 0
                 }
                 while pendingCRLFs > 0 {
                     w[count] = ASCII.cr

@@ -1,0 +1,38 @@
+import Glibc
+
+/// Sockets on 127.0.0.1 for tests: the servers that stand in for a real component, and ports
+/// that were free a moment ago.
+public enum LoopbackSocket {
+    public enum Kind {
+        case tcp, udp
+        var type: Int32 { Int32(self == .tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue) }
+    }
+
+    /// 127.0.0.1:`port` as a socket address.
+    public static func address(port: Int = 0) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// A new socket bound to 127.0.0.1 on a port the kernel picks, and that port; nil when it
+    /// cannot be made (errno says why). The caller closes it.
+    public static func bound(_ kind: Kind) -> (fd: Int32, port: Int)? {
+        let fd = socket(AF_INET, kind.type, 0)
+        guard fd >= 0 else { return nil }
+        var address = address()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else {
+            let saved = errno
+            close(fd)
+            errno = saved
+            return nil
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+}
