@@ -61,9 +61,8 @@ enum FuzzTargets {
         var error: String?
     }
 
-    private static func parse(_ bytes: [UInt8], lineEndings: MessageParser.LineEndings, chunk: Int,
-                              maxBytes: Int, maxFields: Int) -> Parsed {
-        var parser = MessageParser(lineEndings: lineEndings, maximumHeaderBytes: maxBytes, maximumHeaderFields: maxFields)
+    private static func parse(_ bytes: [UInt8], chunk: Int, maxBytes: Int, maxFields: Int) -> Parsed {
+        var parser = MessageParser(maximumHeaderBytes: maxBytes, maximumHeaderFields: maxFields)
         var out = Parsed()
         func handle(_ e: MessageParser.Event) {
             switch e {
@@ -98,11 +97,10 @@ enum FuzzTargets {
         let control = data[0]
         let chunk = Int(data[1]) + 1
         let bytes = Array(data[2...])
-        let lineEndings: MessageParser.LineEndings = control & 1 == 0 ? .crlf : .lf
         let maxBytes = control & 2 == 0 ? 16 << 20 : 64
         let maxFields = control & 4 == 0 ? 100_000 : 3
-        let whole = parse(bytes, lineEndings: lineEndings, chunk: max(1, bytes.count), maxBytes: maxBytes, maxFields: maxFields)
-        let chunked = parse(bytes, lineEndings: lineEndings, chunk: chunk, maxBytes: maxBytes, maxFields: maxFields)
+        let whole = parse(bytes, chunk: max(1, bytes.count), maxBytes: maxBytes, maxFields: maxFields)
+        let chunked = parse(bytes, chunk: chunk, maxBytes: maxBytes, maxFields: maxFields)
         precondition((whole.error == nil) == (chunked.error == nil), "chunking changed the outcome")
         if whole.error == nil {
             precondition(whole == chunked, "chunking changed the parsed message")

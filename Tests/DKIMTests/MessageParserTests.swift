@@ -9,8 +9,8 @@ import DKIMTestSupport
         var sawEndOfHeaders = false
     }
 
-    func parse(_ message: [UInt8], chunkSize: Int?, lineEndings: MessageParser.LineEndings = .crlf) throws -> Parsed {
-        var parser = MessageParser(lineEndings: lineEndings)
+    func parse(_ message: [UInt8], chunkSize: Int?) throws -> Parsed {
+        var parser = MessageParser()
         var parsed = Parsed()
         func handle(_ e: MessageParser.Event) {
             switch e {
@@ -43,9 +43,46 @@ import DKIMTestSupport
     @Test(arguments: [nil] + Chunking.smallSizes)
     func readsBareLFInputAsCRLF(_ size: Int?) throws {
         let lf = Array("From: a@example.com\nSubject: one\n two\n\nbody\n\nend\n".utf8)
-        let p = try parse(lf, chunkSize: size, lineEndings: .lf)
+        let p = try parse(lf, chunkSize: size)
         #expect(p.headers.map { String(decoding: $0, as: UTF8.self) } == ["From: a@example.com", "Subject: one\r\n two"])
         #expect(p.body == Array("body\r\n\r\nend\r\n".utf8))
+    }
+
+    /// The same message with every line ending written as CRLF: what a mixed file must read as.
+    static let normalized = Array(
+        "DKIM-Signature: v=1;\r\n\tb=x\r\nFrom: a@example.com\r\nSubject: one\r\n two\r\n\r\nbody\r\n\r\nend\r\n".utf8)
+
+    /// RFC 6376 §5.3: each line on its own; a bare LF ends a line as CRLF would, wherever it is.
+    @Test(arguments: [
+        // CRLF header, LF body.
+        "DKIM-Signature: v=1;\r\n\tb=x\r\nFrom: a@example.com\r\nSubject: one\r\n two\r\n\r\nbody\n\nend\n",
+        // LF header, CRLF body.
+        "DKIM-Signature: v=1;\n\tb=x\nFrom: a@example.com\nSubject: one\n two\n\nbody\r\n\r\nend\r\n",
+        // A CRLF signature field prepended to an LF file.
+        "DKIM-Signature: v=1;\r\n\tb=x\r\nFrom: a@example.com\nSubject: one\n two\n\nbody\n\nend\n",
+        // Mixed line by line, also inside a folded field and around the empty line.
+        "DKIM-Signature: v=1;\n\tb=x\r\nFrom: a@example.com\nSubject: one\r\n two\n\r\nbody\n\r\nend\n",
+    ])
+    func readsMixedLineEndingsLineByLine(_ text: String) throws {
+        let expected = try parse(Self.normalized, chunkSize: nil)
+        for size in [nil] + Chunking.smallSizes {
+            #expect(try parse(Array(text.utf8), chunkSize: size) == expected, "chunk size \(size.map(String.init) ?? "whole")")
+        }
+    }
+
+    @Test(arguments: [nil] + Chunking.smallSizes)
+    func keepsABareCRAsAnOrdinaryByte(_ size: Int?) throws {
+        let p = try parse(Array("From: a@example.com\r\nX: a\rb\r\n\r\none\rtwo\r\nthree\r".utf8), chunkSize: size)
+        #expect(p.headers.last == Array("X: a\rb".utf8))
+        #expect(p.body == Array("one\rtwo\r\nthree\r".utf8))
+    }
+
+    @Test(arguments: [nil] + Chunking.smallSizes)
+    func readsAnAllCRLFFileByteForByte(_ size: Int?) throws {
+        let p = try parse(Self.normalized, chunkSize: size)
+        #expect(p.body == Array("body\r\n\r\nend\r\n".utf8))
+        #expect(p.headers.map { String(decoding: $0, as: UTF8.self) } ==
+                ["DKIM-Signature: v=1;\r\n\tb=x", "From: a@example.com", "Subject: one\r\n two"])
     }
 
     @Test func detectsLineEndings() {
