@@ -21,6 +21,8 @@ public struct DKIMError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let fromNotSigned = Code(rawValue: "from_not_signed")
         public static let identityMismatch = Code(rawValue: "identity_mismatch")
         public static let signatureExpired = Code(rawValue: "signature_expired")
+        /// `x=` not later than `t=`: malformed (RFC 6376 §3.5), not expired.
+        public static let expirationNotAfterTimestamp = Code(rawValue: "expiration_not_after_timestamp")
         public static let timestampInFuture = Code(rawValue: "timestamp_in_future")
         public static let bodyLengthTooLarge = Code(rawValue: "body_length_too_large")
         public static let emptySignature = Code(rawValue: "empty_signature")

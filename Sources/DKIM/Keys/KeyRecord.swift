@@ -58,14 +58,18 @@ extension KeyRecord {
         }
         // RFC 6376 §3.6.1 says v= must come first when present; like the deployed verifiers,
         // a v=DKIM1 elsewhere is tolerated. Any other version is not a DKIM key.
-        if let v = tags["v"] {
-            guard v == "DKIM1" else {
-                throw DKIMError(.keySyntax, "v=\(v) is not DKIM1: this is not a DKIM key record")
+        if let v = tags["v"], v != "DKIM1" {
+            throw DKIMError(.keySyntax, "v=\(Printable.escaped(v, limit: 40)) is not DKIM1: this is not a DKIM key record")
+        }
+        // Every known tag's value against its grammar (§3.6.1); unknown tags are ignored.
+        for tag in tags.tags {
+            if let known = KeyRecordTag(rawValue: tag.name), !known.isWellFormed(tag.value) {
+                throw known.malformed(tag.value)
             }
         }
         let keyType: KeyType
         if let k = tags["k"] {
-            guard let known = KeyType(rawValue: k.removingFWS.lowercased()) else {
+            guard let known = KeyType(rawValue: k.lowercased()) else {
                 throw DKIMError(.keySyntax, "k=\(k) is not a known key type (rsa, ed25519)")
             }
             keyType = known
@@ -78,10 +82,10 @@ extension KeyRecord {
         guard let data = Base64.decode(p) else {
             throw DKIMError(.keySyntax, "p= is not valid base64")
         }
-        let flags = tags["t"].map { $0.removingFWS.split(separator: ":").map { $0.lowercased() } } ?? []
+        let flags = tags["t"].map(KeyRecordTag.elements) ?? []
         self.init(keyType: keyType, publicKeyData: data,
-                  hashAlgorithms: tags["h"].map { $0.removingFWS.split(separator: ":").map { $0.lowercased() } },
-                  serviceTypes: tags["s"].map { $0.removingFWS.split(separator: ":").map { $0.lowercased() } },
+                  hashAlgorithms: tags["h"].map(KeyRecordTag.elements),
+                  serviceTypes: tags["s"].map(KeyRecordTag.elements),
                   isTesting: flags.contains("y"), requiresStrictIdentity: flags.contains("s"),
                   notes: tags["n"])
     }

@@ -18,7 +18,8 @@ extension DKIMSignature {
         if let t = timestamp { writer.tag("t=\(t);") }
         if let x = expiration { writer.tag("x=\(x);") }
         if let l = bodyLength { writer.tag("l=\(l);") }
-        if let i = identity { writer.tag("i=" + i + ";") }
+        // RFC 6376 §3.5: i= is dkim-quoted-printable.
+        if let i = identity { writer.tag("i=" + TagValueSyntax.encodeQuotedPrintable(i.utf8) + ";") }
         // h= may be long: fold it only after a colon, with no space inside the list.
         for (i, name) in signedHeaderNames.enumerated() {
             let text = (i == 0 ? "h=" : "") + name + (i == signedHeaderNames.count - 1 ? ";" : ":")

@@ -16,9 +16,17 @@ extension DKIMSignature {
         }
         let v = tags["v"]!
         guard v == "1" else {
-            throw DKIMError(.unsupportedVersion, "v=\(v) is not a supported version; only v=1 exists (RFC 6376 §6.1.1)")
+            throw DKIMError(.unsupportedVersion,
+                "v=\(Printable.escaped(v, limit: 40)) is not a supported version; only v=1 exists (RFC 6376 §6.1.1)")
         }
-        let a = tags["a"]!.removingFWS.lowercased()
+        // RFC 6376 §3.5 and §6.1.1: a value outside its tag's grammar makes the signature PERMFAIL.
+        // b= and bh= are the exception: malformed base64 is judged a failed verification, as the
+        // reference verifiers do (corpus tamper-bad-base64-*), so it is left to the verifier.
+        for tag in tags.tags {
+            guard let known = SignatureTag(rawValue: tag.name), known != .signature, known != .bodyHash else { continue }
+            if !known.isWellFormed(tag.value) { throw Self.malformed(known, tag.value) }
+        }
+        let a = tags["a"]!.lowercased()
         let algorithm: SignatureAlgorithm
         if let known = SignatureAlgorithm(rawValue: a) {
             algorithm = known
@@ -26,20 +34,19 @@ extension DKIMSignature {
             // A bh= that is not a SHA-1 digest at all can never match the body: report the
             // failed body hash, as the reference verifiers do; otherwise refuse the algorithm.
             if let bh = Base64.decode(tags["bh"]!), bh.count != 20 {
-                throw DKIMError(.bodyHashMismatch, "a=rsa-sha1 but bh= holds \(bh.count) bytes, not a SHA-1 digest: the body hash cannot match")
+                throw DKIMError(.bodyHashMismatch,
+                    "a=rsa-sha1 but bh= holds \(bh.count) bytes, not a SHA-1 digest: the body hash cannot match")
             }
             throw DKIMError(.forbiddenAlgorithm, "a=rsa-sha1 must not be used for verifying (RFC 8301 §3.1)")
         } else {
             throw DKIMError(.unsupportedAlgorithm, "a=\(a) is not a known signing algorithm")
         }
-        let d = tags["d"]!.removingFWS
-        guard !d.isEmpty else { throw DKIMError(.signatureSyntax, "d= is empty") }
-        let s = tags["s"]!.removingFWS
-        guard !s.isEmpty else { throw DKIMError(.signatureSyntax, "s= is empty") }
+        let d = tags["d"]!
+        let s = tags["s"]!
 
         var canonicalization = CanonicalizationPair.simpleSimple
         if let c = tags["c"] {
-            guard let pair = CanonicalizationPair(tagValue: c.removingFWS.lowercased()) else {
+            guard let pair = CanonicalizationPair(tagValue: c.lowercased()) else {
                 throw DKIMError(.unsupportedCanonicalization, "c=\(c) is not a known canonicalization")
             }
             canonicalization = pair
@@ -47,10 +54,10 @@ extension DKIMSignature {
 
         // An empty entry (h=from::to) names no field and selects nothing, like an absent field.
         // Split on the byte, not on Characters: the grammar is ASCII, and grapheme breaking is slow.
-        let headerNames = tags["h"]!.removingFWS.utf8.split(separator: ASCII.colon, omittingEmptySubsequences: false)
-            .map { String(decoding: $0, as: UTF8.self) }
+        let headerNames = TagValueSyntax.listElements(Array(tags["h"]!.utf8), separator: ASCII.colon).map(ASCII.string)
         guard headerNames.count <= Self.maximumSignedHeaders else {
-            throw DKIMError(.signatureSyntax, "h= lists \(headerNames.count) fields; at most \(Self.maximumSignedHeaders) are accepted")
+            throw DKIMError(.signatureSyntax,
+                "h= lists \(headerNames.count) fields; at most \(Self.maximumSignedHeaders) are accepted")
         }
         // RFC 6376 §5.4 and §6.1.1: the From header field MUST be signed.
         guard headerNames.contains(where: { $0.lowercased() == "from" }) else {
@@ -58,33 +65,32 @@ extension DKIMSignature {
         }
 
         if let q = tags["q"] {
-            let methods = q.removingFWS.utf8.split(separator: ASCII.colon).map { String(decoding: $0, as: UTF8.self).lowercased() }
-            guard methods.contains(where: { $0 == "dns/txt" || $0.hasPrefix("dns/txt/") }) else {
-                throw DKIMError(.unsupportedQueryMethod, "q=\(q) does not offer dns/txt (RFC 6376 §3.5)")
+            let methods = TagValueSyntax.listElements(Array(q.utf8), separator: ASCII.colon).map { ASCII.string($0).lowercased() }
+            guard methods.contains("dns/txt") else {
+                throw DKIMError(.unsupportedQueryMethod,
+                    "q=\(Printable.escaped(q, limit: 80)) does not offer dns/txt (RFC 6376 §3.5)")
             }
         }
 
         var identity: String?
         if let i = tags["i"] {
-            let value = i.removingFWS
-            guard let at = value.lastIndex(of: "@") else {
-                throw DKIMError(.signatureSyntax, "i=\(value) has no @")
-            }
-            let iDomain = value[value.index(after: at)...].lowercased()
-            let dLower = d.lowercased()
+            // Well-formed (checked above): decode the dkim-quoted-printable value (RFC 6376 §3.5).
+            let (local, iDomain) = SignatureTag.decodedIdentity(i)!
+            let decoded = local + "@" + iDomain
             // RFC 6376 §6.1.1: the i= domain must be d= or a subdomain of it.
-            guard iDomain == dLower || iDomain.hasSuffix("." + dLower) else {
-                throw DKIMError(.identityMismatch, "i= domain \(iDomain) is not \(dLower) or a subdomain of it (RFC 6376 §6.1.1)")
+            guard Self.isSameOrSubdomain(iDomain, of: d) else {
+                throw DKIMError(.identityMismatch,
+                    "i=\(Printable.escaped(decoded)) is not in d=\(d) or a subdomain of it (RFC 6376 §6.1.1)")
             }
-            identity = value
+            identity = decoded
         }
 
-        let bodyLength = try Self.number(tags, "l", maxDigits: 76)
-        let timestamp = try Self.number(tags, "t", maxDigits: 12)
-        let expiration = try Self.number(tags, "x", maxDigits: 12)
-        // RFC 6376 §3.5: x= MUST be greater than t=.
+        let bodyLength = Self.number(tags["l"])
+        let timestamp = Self.number(tags["t"])
+        let expiration = Self.number(tags["x"])
+        // RFC 6376 §3.5: x= MUST be greater than t=. Such a signature is malformed, not expired.
         if let t = timestamp, let x = expiration, x <= t {
-            throw DKIMError(.signatureExpired, "x=\(x) is not later than t=\(t) (RFC 6376 §3.5)")
+            throw DKIMError(.expirationNotAfterTimestamp, "x=\(x) is not later than t=\(t): the signature is malformed (RFC 6376 §3.5)")
         }
 
         let bRaw = tags["b"]!
@@ -109,12 +115,26 @@ extension DKIMSignature {
         try self.init(parsing: TagList(parsing: field.bytes, range: (colon + 1)..<field.bytes.count))
     }
 
-    private static func number(_ tags: TagList, _ name: String, maxDigits: Int) throws(DKIMError) -> UInt64? {
-        guard let raw = tags[name] else { return nil }
-        let value = raw.removingFWS
-        guard !value.isEmpty, value.utf8.count <= maxDigits, value.utf8.allSatisfy(ASCII.isDigit) else {
-            throw DKIMError(.signatureSyntax, "\(name)=\(value) is not a decimal number of at most \(maxDigits) digits (RFC 6376 §3.5)")
+    /// A well-formed decimal tag value (checked by `SignatureTag`); too large for 64 bits is the maximum.
+    private static func number(_ value: String?) -> UInt64? {
+        value.map { UInt64($0) ?? UInt64.max }
+    }
+
+    /// The error for a tag value outside its grammar, with the clearest reason for each tag.
+    static func malformed(_ tag: SignatureTag, _ value: String) -> DKIMError {
+        switch tag {
+        case .identity:
+            return DKIMError(.signatureSyntax, "i=\(Printable.escaped(value, limit: 80)) is not an identity: "
+                + "it must be [local-part] \"@\" domain, such as @example.com or user@example.com (RFC 6376 §3.5)")
+        default:
+            return tag.malformed(value)
         }
-        return UInt64(value) ?? UInt64.max
+    }
+
+    /// Whether `name` is `domain` or one of its subdomains, ignoring case.
+    static func isSameOrSubdomain(_ name: String, of domain: String) -> Bool {
+        let n = name.lowercased()
+        let d = domain.lowercased()
+        return n == d || n.hasSuffix("." + d)
     }
 }

@@ -23,20 +23,23 @@ public struct SigningSession {
         if key.keyType == .rsa && key.bitCount < 1024 {
             throw DKIMError(.invalidArgument, "the RSA key has \(key.bitCount) bits; RFC 8301 §3.2 requires at least 1024 (2048 recommended)")
         }
-        guard DomainName.isValid(configuration.domain) else {
-            throw DKIMError(.invalidArgument, "the signing domain \"\(configuration.domain)\" is not a valid domain name such as example.com")
+        // Every value we write must pass the grammar the verifier checks (SignatureTag, RFC 6376 §3.5).
+        guard SignatureTag.domain.isWellFormed(configuration.domain) else {
+            throw DKIMError(.invalidArgument, "the signing domain \"\(Printable.escaped(configuration.domain))\" "
+                + "is not a valid domain name such as example.com (letters, digits, inner hyphens, dots)")
         }
-        guard DomainName.isValid(configuration.selector, requireDot: false) else {
-            throw DKIMError(.invalidArgument, "the selector \"\(configuration.selector)\" is not a valid DNS label (letters, digits, hyphens, dots)")
+        guard SignatureTag.selector.isWellFormed(configuration.selector) else {
+            throw DKIMError(.invalidArgument, "the selector \"\(Printable.escaped(configuration.selector))\" "
+                + "is not a valid selector such as mail2026 (letters, digits, inner hyphens, dots)")
         }
         if let i = configuration.identity {
-            // RFC 6376 §3.5: the i= domain must be d= or a subdomain of it.
-            let parts = i.split(separator: "@", omittingEmptySubsequences: false)
-            let iDomain = parts.count == 2 ? parts[1].lowercased() : ""
+            // RFC 6376 §3.5: i= is [local-part] "@" domain, and its domain is d= or a subdomain of it.
             let d = configuration.domain.lowercased()
-            guard parts.count == 2, DomainName.isValid(iDomain), iDomain == d || iDomain.hasSuffix("." + d),
-                  !parts[0].contains(where: { $0 == ";" || $0 == " " || $0 == "\t" }) else {
-                throw DKIMError(.invalidArgument, "the identity \"\(i)\" must be an address in \(d) or a subdomain of it, such as @\(d) or user@\(d) (RFC 6376 §3.5)")
+            let encoded = TagValueSyntax.encodeQuotedPrintable(i.utf8)
+            guard let (_, iDomain) = SignatureTag.decodedIdentity(encoded),
+                  DKIMSignature.isSameOrSubdomain(iDomain, of: d) else {
+                throw DKIMError(.invalidArgument, "the identity \"\(Printable.escaped(i))\" must be an address in \(d) "
+                    + "or a subdomain of it, such as @\(d) or user@\(d) (RFC 6376 §3.5)")
             }
         }
         for (name, value) in [("timestamp", configuration.timestamp), ("expiration", configuration.expiration)] {
@@ -51,8 +54,8 @@ public struct SigningSession {
             guard names.contains(where: { $0.lowercased() == "from" }) else {
                 throw DKIMError(.invalidArgument, "the signed header list must include From (RFC 6376 §5.4)")
             }
-            // A field name is printable ASCII without ":" (RFC 5322 §3.6.8); ";" and spaces would break the tag list.
-            guard names.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != ASCII.colon && $0 != ASCII.semicolon } }) else {
+            // A field name is printable ASCII without ":" (RFC 5322 §3.6.8); ";" would break the tag list.
+            guard names.allSatisfy({ TagValueSyntax.isFieldName($0.utf8) && !$0.utf8.contains(ASCII.semicolon) }) else {
                 throw DKIMError(.invalidArgument, "the signed header list contains an invalid name")
             }
         }
