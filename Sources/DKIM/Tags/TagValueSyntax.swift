@@ -23,18 +23,20 @@ public enum TagValueSyntax {
 
     /// `domain-name = sub-domain 1*("." sub-domain)` (RFC 6376 §3.5 `d=`), at most 253 bytes.
     public static func isDomainName<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> Bool {
-        isDotted(bytes, minimumLabels: 2)
-    }
-
-    /// `selector = sub-domain *( "." sub-domain )` (RFC 6376 §3.1 `s=`).
-    public static func isSelector<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> Bool {
-        isDotted(bytes, minimumLabels: 1)
-    }
-
-    private static func isDotted<C: BidirectionalCollection<UInt8>>(_ bytes: C, minimumLabels: Int) -> Bool {
         guard !bytes.isEmpty, bytes.count <= 253 else { return false }
         let labels = bytes.split(separator: 0x2E, omittingEmptySubsequences: false)
-        return labels.count >= minimumLabels && labels.allSatisfy(isSubDomain)
+        return labels.count >= 2 && labels.allSatisfy(isSubDomain)
+    }
+
+    /// `selector = sub-domain *( "." sub-domain )` (RFC 6376 §3.1 `s=`), with one deviation: an
+    /// underscore is accepted inside a label. It is a valid DNS label byte (RFC 2181 §11), it is
+    /// a token byte (it cannot smuggle anything into an Authentication-Results field), and
+    /// dkimpy, Mail::DKIM and OpenDKIM all accept such selectors.
+    public static func isSelector<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= 253 else { return false }
+        return bytes.split(separator: 0x2E, omittingEmptySubsequences: false).allSatisfy { label in
+            isSubDomain(label.map { $0 == 0x5F ? 0x61 : $0 })
+        }
     }
 
     /// `field-name = 1*ftext`, printable US-ASCII except ":" (RFC 5322 §3.6.8; `hdr-name`, RFC 6376 §2.10).
