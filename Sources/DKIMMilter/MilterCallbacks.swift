@@ -78,6 +78,8 @@ enum MilterCallbacks {
     final class Connection {
         var session: MilterSession?
         var noReply: UInt = 0
+        /// The key lookups of the message being verified, and when its DNS wait ends.
+        var lookups: (names: [String], pending: PendingLookups, deadline: Date)?
     }
 
     private static func connection(_ ctx: OpaquePointer?) -> Connection? {
@@ -173,9 +175,20 @@ enum MilterCallbacks {
 
     private static let endOfHeaders: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
         MilterCallbacks.inFlight {
-            guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+            guard let c = MilterCallbacks.connection(ctx), let s = c.session,
+                  let h = MilterHost.current.withLock({ $0 }) else { return SMFIS_TEMPFAIL }
             s.addMacros(MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"]))
-            return MilterCallbacks.status(s.endOfHeaders(), ctx)
+            switch s.endOfHeaders() {
+            case .accept:
+                return SMFIS_ACCEPT
+            case .continue:
+                return SMFIS_CONTINUE
+            case .lookUp(let names):
+                // DNS overlaps the body; the message waits for it at end of message, until the deadline.
+                let deadline = Date().addingTimeInterval(s.policy.configuration.dnsDeadline)
+                c.lookups = (names, h.lookups.start(names, resolver: s.policy.resolver), deadline)
+                return SMFIS_CONTINUE
+            }
         }
     }
 
@@ -193,8 +206,11 @@ enum MilterCallbacks {
     }
 
     private static func finishMessage(_ ctx: OpaquePointer?) -> sfsistat {
-        guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
-        let actions = s.endOfMessage(macros: MilterCallbacks.macros(ctx, ["i"]))
+        guard let c = MilterCallbacks.connection(ctx), let s = c.session else { return SMFIS_TEMPFAIL }
+        let answers = c.lookups.map { $0.pending.wait(for: $0.names, until: $0.deadline) }
+        c.lookups = nil
+        let (actions, outcome) = s.endOfMessage(macros: MilterCallbacks.macros(ctx, ["i"]),
+                                                keys: answers?.answers ?? [:], dnsWait: answers?.waited ?? 0)
         for m in actions.modifications {
             switch m {
             case .insert(let index, let name, let value):
@@ -205,16 +221,24 @@ enum MilterCallbacks {
                 name.withCString { n in _ = smfi_chgheader(ctx, UnsafeMutablePointer(mutating: n), Int32(index), nil) }
             }
         }
-        if let line = s.lastLogLine, let h = MilterHost.current.withLock({ $0 }), h.log.logSuccess { h.log.info(line) }
+        MilterHost.current.withLock { $0 }?.record(outcome)
         return MilterCallbacks.status(actions.reply, ctx)
     }
 
     private static let abort: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
-        MilterCallbacks.session(ctx)?.abort()
+        MilterCallbacks.endMessage(ctx)
         return SMFIS_CONTINUE
     }
 
+    /// A message dropped by the MTA or by a closed connection: its outcome is recorded too.
+    private static func endMessage(_ ctx: OpaquePointer?) {
+        guard let c = MilterCallbacks.connection(ctx) else { return }
+        c.lookups = nil
+        if let outcome = c.session?.abort() { MilterHost.current.withLock { $0 }?.record(outcome) }
+    }
+
     private static let close: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
+        MilterCallbacks.endMessage(ctx)
         if let raw = smfi_getpriv(ctx) {
             Unmanaged<Connection>.fromOpaque(raw).release()
             smfi_setpriv(ctx, nil)

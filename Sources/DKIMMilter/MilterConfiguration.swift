@@ -63,6 +63,10 @@ public struct MilterConfiguration: Sendable {
     public var testPublicKeys: String?
     public var nameservers: [String] = []
     public var dnsTimeout = 5
+    /// The longest a message waits for its key lookups, in seconds, counted from the end of its
+    /// header section: what has no answer by then is a temperror. Well under Postfix's
+    /// milter_content_timeout (300 s), so one message's dead DNS never holds the MTA.
+    public var dnsDeadline: Double = 10
     public var userID: String?
     public var umask: Int?
     public var pidFile: String?

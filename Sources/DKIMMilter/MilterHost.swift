@@ -15,6 +15,8 @@ public final class MilterHost: Sendable {
     let busyCallbacks = Locked(0)
     public let log: MilterLog
     let reload: @Sendable () throws -> MilterPolicy
+    /// The threads key lookups run on, for every policy the host serves.
+    let lookups = KeyLookupPool()
 
     /// - Parameters:
     ///   - policy: the configuration to serve.
@@ -26,6 +28,11 @@ public final class MilterHost: Sendable {
     }
 
     public var currentPolicy: MilterPolicy { policy.withLock { $0 } }
+
+    /// What to do once a message has an outcome: its log line.
+    func record(_ outcome: MessageOutcome) {
+        if log.logSuccess || outcome.decision == .failed { log.info(outcome.logLine) }
+    }
 
     /// Runs a callback's work, counted as in flight.
     func busy<T>(_ body: () -> T) -> T {

@@ -1,5 +1,6 @@
 import DKIM
 import DKIMOpenSSL
+import Dispatch
 
 /// Everything a message's session needs from the running configuration; immutable, shared by
 /// all connections. A reload builds a new one; connections keep the one they started with.
@@ -11,16 +12,20 @@ public final class MilterPolicy: Sendable {
     public let authservID: String
     /// The clock, seconds since the epoch (injected so tests can pin it).
     public let now: @Sendable () -> Int
+    /// A monotonic clock in nanoseconds, for the timings of outcomes.
+    public let clock: @Sendable () -> UInt64
 
     public init(configuration: MilterConfiguration, keys: KeyStore, resolver: any TXTResolver,
                 crypto: any DKIMCryptoProvider = OpenSSLCryptoProvider(), authservID: String,
-                now: @escaping @Sendable () -> Int) {
+                now: @escaping @Sendable () -> Int,
+                clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.configuration = configuration
         self.keys = keys
         self.resolver = resolver
         self.crypto = crypto
         self.authservID = authservID
         self.now = now
+        self.clock = clock
     }
 
     var verifierConfiguration: VerifierConfiguration {

@@ -290,6 +290,7 @@ enum FuzzTargets {
         }
         // The message as the MTA holds it, while the events come in the order an MTA sends them.
         var message = MessageSoFar()
+        var lookups: [String] = []
         var steps = 0
         while let b = byte(), steps < 10_000 {
             steps += 1
@@ -310,25 +311,36 @@ enum FuzzTargets {
                 _ = session.header(name: name, value: value)
                 message.header(name: Array(p[..<colon]), value: value)
             case .endOfHeaders:
-                _ = session.endOfHeaders()
+                if case .lookUp(let names) = session.endOfHeaders() { lookups = names }
                 message.state = message.state == .headers ? .body : .broken
             case .body:
                 let p = payload()
                 _ = session.body(p)
                 if message.state == .body { message.body += p } else { message.state = .broken }
             case .endOfMessage:
-                let actions = session.endOfMessage(macros: macros(byte() ?? 0))
+                var answers: [String: TXTLookupResult] = [:]
+                for name in lookups { answers[name] = signingKeys.lookupTXT(name) }
+                lookups = []
+                let (actions, outcome) = session.endOfMessage(macros: macros(byte() ?? 0), keys: answers)
                 var signatures: [String] = []
+                var deletions = 0
                 for m in actions.modifications {
                     if case .insert(let index, let name, let value) = m {
                         precondition(index == 0 && (name == "DKIM-Signature" || name == "Authentication-Results"))
                         if name == "DKIM-Signature" { signatures.append(value) }
+                    } else {
+                        deletions += 1
                     }
                 }
+                // The outcome says what the actions do.
+                precondition((outcome.decision == .signed) == !signatures.isEmpty, "outcome and signatures disagree")
+                precondition(outcome.signaturesMade.count == signatures.count, "outcome counts other signatures")
+                precondition(outcome.forgedResultsRemoved == deletions, "outcome counts other removals")
                 if message.state == .body && !signatures.isEmpty { checkSigned(message, signatures) }
                 message = MessageSoFar()
             case .abort:
                 session.abort()
+                lookups = []
                 message = MessageSoFar()
             case .macros:
                 session.addMacros(macros(byte() ?? 0))

@@ -26,7 +26,14 @@ import Testing
         #expect(actions.reply == .accept)
         #expect(insertedSignatures(actions).count == 1)
         #expect(try F.verify(signed).map(\.result) == [.pass])
-        #expect(session.lastLogLine?.contains("signing example.com with s=sr2048a (rsa-sha256): authenticated as alice") == true)
+        let outcome = try #require(session.lastOutcome)
+        #expect(outcome.decision == .signed)
+        #expect(outcome.reason == .authenticated)
+        #expect(outcome.origin == .authenticated(user: "alice"))
+        #expect(outcome.signaturesMade == [.init(domain: "example.com", selector: "sr2048a", algorithm: .rsaSHA256,
+                                                 keyBits: 2048)])
+        #expect(outcome.queueID == "QUEUEID")
+        #expect(outcome.logLine == "QUEUEID: signing example.com with s=sr2048a (rsa-sha256): authenticated as alice")
     }
 
     @Test func signsForAnInternalHost() throws {
@@ -48,15 +55,20 @@ import Testing
         let (actions, _) = F.run(session, F.message, client: ("evil.example.net", "203.0.113.9"))
         #expect(insertedSignatures(actions).isEmpty)
         #expect(authenticationResults(actions)?.contains("dkim=none") == true)
-        #expect(session.lastLogLine?.contains("not signing: client evil.example.net [203.0.113.9] is not internal and not authenticated") == true)
-        #expect(session.lastLogLine?.contains("add it to InternalHosts") == true)
+        let outcome = try #require(session.lastOutcome)
+        #expect(outcome.decision == .verified)
+        #expect(outcome.reason == .notInternal)
+        #expect(outcome.origin == nil)
+        #expect(outcome.client == "evil.example.net [203.0.113.9]")
+        #expect(outcome.notes == ["From is alice@example.com, which has a key: if this host is yours, add it to InternalHosts"])
+        #expect(outcome.logLine.contains("not signing: client evil.example.net [203.0.113.9] is not internal and not authenticated"))
         // Headers that look like authentication change nothing: only the MTA's macros count.
         let dressed = Array("X-Authenticated-User: alice@example.com\r\nX-Auth-Authen: alice\r\nAuthentication-Results: mx.example.org; auth=pass smtp.auth=alice\r\n".utf8) + F.message
         let (dressedActions, _) = F.run(MilterSession(policy: try F.policy()), dressed, client: ("evil.example.net", "203.0.113.9"))
         #expect(insertedSignatures(dressedActions).isEmpty)
         let ignored = MilterSession(policy: try F.policy { $0.externalIgnoreList = try! NetworkList(parsing: ["203.0.113.0/24"]) })
         _ = F.run(ignored, F.message, client: ("evil.example.net", "203.0.113.9"))
-        #expect(ignored.lastLogLine?.contains("InternalHosts") == false)
+        #expect(ignored.lastOutcome?.notes == [])
     }
 
     @Test func doesNotSignAMessageWithTwoFromFields() throws {
@@ -64,7 +76,9 @@ import Testing
         let session = MilterSession(policy: try F.policy())
         let (actions, _) = F.run(session, two)
         #expect(insertedSignatures(actions).isEmpty)
-        #expect(session.lastLogLine?.contains("2 From fields") == true)
+        #expect(session.lastOutcome?.reason == .fromCount)
+        #expect(session.lastOutcome?.decision == .verified)
+        #expect(session.lastOutcome?.origin == .internalHost(client: "localhost [127.0.0.1]"))
     }
 
     @Test func signsWithBothKeysRSAOnTop() throws {
@@ -83,7 +97,9 @@ import Testing
         let (again, twice) = F.run(session, once)
         #expect(insertedSignatures(again).isEmpty)
         #expect(twice == once)
-        #expect(session.lastLogLine?.contains("already signed") == true)
+        #expect(session.lastOutcome?.decision == .passed)
+        #expect(session.lastOutcome?.reason == .alreadySigned)
+        #expect(session.lastOutcome?.notes == ["already signed by example.com s=sr2048a, not signed again"])
     }
 
     @Test(arguments: Chunking.smallSizes + [64, 65535])
@@ -175,7 +191,8 @@ import Testing
         #expect(insertedSignatures(actions).isEmpty)
         #expect(authenticationResults(actions)?.contains("dkim=permerror (header section too large)") == true)
         #expect(actions.reply == .accept)
-        #expect(session.lastLogLine?.contains("header section is larger") == true)
+        #expect(session.lastOutcome?.decision == .passed)
+        #expect(session.lastOutcome?.reason == .headerTooLarge)
         // The next message on the connection is handled normally.
         let (next, signed) = F.run(session, F.message)
         #expect(insertedSignatures(next).count == 1)

@@ -57,9 +57,14 @@ enum MilterFixtures {
             let lf = String(decoding: value, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
             _ = session.header(name: name, value: Array(lf.utf8))
         }
-        if session.endOfHeaders() == .accept { return (EndOfMessageActions(), message) }
+        var answers: [String: TXTLookupResult] = [:]
+        switch session.endOfHeaders() {
+        case .accept: return (EndOfMessageActions(), message)
+        case .continue: break
+        case .lookUp(let names): for n in names { answers[n] = session.policy.resolver.lookupTXT(n) }
+        }
         for chunk in Chunking.split(body, size: chunkSize) { _ = session.body(chunk) }
-        let actions = session.endOfMessage(macros: ["i": "QUEUEID"])
+        let actions = session.endOfMessage(macros: ["i": "QUEUEID"], keys: answers).actions
         var mods: [MilterConnection.Modification] = []
         for m in actions.modifications {
             switch m {
