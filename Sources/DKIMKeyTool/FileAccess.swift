@@ -90,33 +90,4 @@ public enum FileAccess {
         default: "not a plain file"
         }
     }
-
-    /// Writes a file with the given permission bits, refusing to replace one unless `overwrite`.
-    public static func write(_ bytes: [UInt8], to path: String, mode: Int, overwrite: Bool) throws(ToolError) {
-        let flags = O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL)
-        let fd = open(path, flags, mode_t(mode))
-        guard fd >= 0 else {
-            if errno == EEXIST { throw ToolError("\(path) already exists; use --force to replace it") }
-            throw ToolError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        // The mode given to open() is reduced by the umask and ignored for existing files.
-        fchmod(fd, mode_t(mode))
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw ToolError("cannot write \(path): \(String(cString: strerror(errno)))") }
-            written += n
-        }
-    }
-
-    /// Creates a directory and its parents.
-    public static func makeDirectory(_ path: String, mode: Int = 0o755) throws(ToolError) {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: mode])
-        } catch {
-            throw ToolError("cannot create the directory \(path): \(error.localizedDescription)")
-        }
-    }
 }
