@@ -29,18 +29,19 @@ public struct KeyGeneration {
         public var queryName: String
     }
 
-    /// Checks the names and the key size before anything is written.
+    /// Checks the names and the key size before anything is written. The names are checked with
+    /// the signer's rule (RFC 6376 §3.5 d=, §3.1 s=), in ASCII: a name published in DNS is
+    /// written in A-labels (xn--...), and the names become file names in the key store.
     public func validate() throws(ToolError) {
-        guard Self.isValidName(selector) else {
-            throw ToolError("the selector \"\(selector)\" is not a valid DNS name (letters, digits, hyphens, dots)")
-        }
-        guard Self.isValidName(domain), domain.contains(".") else {
-            throw ToolError("the domain \"\(domain)\" is not a valid domain name such as example.com")
-        }
+        try Self.validateNames(selector: selector, domain: domain)
         if keyType == .rsa {
             // RFC 8301 §3.2: signers MUST use RSA keys of at least 1024 bits.
-            guard bits >= 1024 else { throw ToolError("RSA keys below 1024 bits are never valid (RFC 8301); use --bits 2048") }
-            guard bits <= 8192 else { throw ToolError("RSA keys above 8192 bits are refused by verifiers; use --bits 2048 or 4096") }
+            guard bits >= 1024 else {
+                throw ToolError("RSA keys below 1024 bits are never valid (RFC 8301); use --bits 2048")
+            }
+            guard bits <= 8192 else {
+                throw ToolError("RSA keys above 8192 bits are refused by verifiers; use --bits 2048 or 4096")
+            }
         }
     }
 
@@ -101,11 +102,14 @@ public struct KeyGeneration {
                       queryName: "\(selector)._domainkey.\(domainName)")
     }
 
-    static func isValidName(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 253, !name.hasPrefix("."), !name.hasSuffix("."),
-              !name.contains("..") else { return false }
-        return name.utf8.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) || b == 0x2D || b == 0x2E || b == 0x5F
+    /// Checks a selector and a domain as `validate()` does (also for `dkimkey check`).
+    static func validateNames(selector: String, domain: String) throws(ToolError) {
+        guard DomainName.isValid(selector, requireDot: false), selector.utf8.allSatisfy({ $0 < 0x80 }) else {
+            throw ToolError("the selector \"\(selector)\" is not a valid DNS name (letters, digits, hyphens, dots)")
+        }
+        guard DomainName.isValid(domain), domain.utf8.allSatisfy({ $0 < 0x80 }) else {
+            throw ToolError("the domain \"\(domain)\" is not a valid domain name such as example.com "
+                + "(write an internationalized name in its xn-- form)")
         }
     }
 }
