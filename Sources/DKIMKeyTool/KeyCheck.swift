@@ -126,12 +126,7 @@ public enum KeyCheck {
     public static func run(selector: String, domain: String, keyPath: String?, keysDirectory: String,
                            resolver: any TXTResolver, server: String) throws(ToolError) -> KeyCheckReport {
         let domain = normalized(domain)
-        guard KeyGeneration.isValidName(selector) else {
-            throw ToolError("the selector \"\(selector)\" is not a valid DNS name (letters, digits, hyphens, dots)")
-        }
-        guard KeyGeneration.isValidName(domain), domain.contains(".") else {
-            throw ToolError("the domain \"\(domain)\" is not a valid domain name such as example.com")
-        }
+        try KeyGeneration.validateNames(selector: selector, domain: domain)
         let path = keyPath ?? "\(keysDirectory)/\(domain)/\(selector).pem"
         let privateKey: PrivateKey?
         if keyPath == nil, !FileManager.default.fileExists(atPath: path) {

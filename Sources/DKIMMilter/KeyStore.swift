@@ -54,6 +54,10 @@ extension KeyStore {
         var keys: [String: [SigningKey]] = [:]
         var table: SigningTable?
         var byDomain = false
+        let safety = c.requireSafeKeys ? try KeyFileSafety(userID: c.userID) : nil
+        func load(_ path: String, _ context: String) throws(ConfigurationError) -> PrivateKey {
+            try loadKey(path, safety: safety, minimumBits: c.minimumKeyBits, context: context)
+        }
         if let keyTable = c.keyTable {
             let text = try readTable(keyTable)
             for entry in TableLines.entries(text) {
@@ -62,8 +66,13 @@ extension KeyStore {
                 guard parts.count == 2, fields.count == 3 else {
                     throw ConfigurationError("\(keyTable):\(n): expected \"NAME DOMAIN:SELECTOR:KEYFILE\", found \"\(line)\"")
                 }
-                let key = try loadKey(fields[2], requireSafe: c.requireSafeKeys, minimumBits: c.minimumKeyBits,
-                                      context: "\(keyTable):\(n)")
+                if let problem = SigningKey.domainProblem(fields[0], allowsAuthorDomain: true) {
+                    throw ConfigurationError("\(keyTable):\(n): the DOMAIN \(problem); fix this line")
+                }
+                if let problem = SigningKey.selectorProblem(fields[1]) {
+                    throw ConfigurationError("\(keyTable):\(n): the SELECTOR \(problem); fix this line")
+                }
+                let key = try load(fields[2], "\(keyTable):\(n)")
                 keys[parts[0].lowercased(), default: []].append(
                     SigningKey(domain: fields[0].lowercased(), selector: fields[1], key: key, path: fields[2]))
             }
@@ -87,21 +96,40 @@ extension KeyStore {
             guard !c.domains.isEmpty else {
                 throw ConfigurationError("KeyFile \(keyFile) needs a Domain line (the domains it signs for)")
             }
-            let key = try loadKey(keyFile, requireSafe: c.requireSafeKeys, minimumBits: c.minimumKeyBits, context: "KeyFile")
+            if let problem = SigningKey.selectorProblem(selector) { throw ConfigurationError("Selector: \(problem)") }
+            for d in c.domains {
+                if let problem = SigningKey.domainProblem(d) { throw ConfigurationError("Domain: \(problem)") }
+            }
+            let key = try load(keyFile, "KeyFile")
             for d in c.domains { keys[d, default: []].append(SigningKey(domain: d, selector: selector, key: key, path: keyFile)) }
             byDomain = true
         } else {
             byDomain = true
             let dir = c.keysDirectory
             let fm = FileManager.default
-            for domain in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+            for domain in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() where !domain.hasPrefix(".") {
+                let folder = dir + "/" + domain
                 var isDir: ObjCBool = false
-                guard fm.fileExists(atPath: dir + "/" + domain, isDirectory: &isDir), isDir.boolValue, domain.contains(".") else { continue }
-                for file in ((try? fm.contentsOfDirectory(atPath: dir + "/" + domain)) ?? []).sorted() where file.hasSuffix(".pem") {
-                    let path = dir + "/" + domain + "/" + file
-                    let key = try loadKey(path, requireSafe: c.requireSafeKeys, minimumBits: c.minimumKeyBits, context: "key store")
+                guard fm.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue, domain.contains(".") else {
+                    continue
+                }
+                let files = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+                    .filter { $0.hasSuffix(".pem") }
+                // The folder's name is d= and each file's name s=: checked before they are signed with.
+                if !files.isEmpty, let problem = SigningKey.domainProblem(domain) {
+                    throw ConfigurationError("key store: the directory \(folder) is named for its d=, and \(problem); "
+                        + "rename it to the signing domain")
+                }
+                for file in files {
+                    let path = folder + "/" + file
+                    let selector = String(file.dropLast(4))
+                    if let problem = SigningKey.selectorProblem(selector) {
+                        throw ConfigurationError("key store: the key file \(path) is named for its s=, and \(problem); "
+                            + "rename it to SELECTOR.pem")
+                    }
+                    let key = try load(path, "key store")
                     keys[domain.lowercased(), default: []].append(
-                        SigningKey(domain: domain.lowercased(), selector: String(file.dropLast(4)), key: key, path: path))
+                        SigningKey(domain: domain.lowercased(), selector: selector, key: key, path: path))
                 }
             }
         }
@@ -125,21 +153,54 @@ extension KeyStore {
         return text
     }
 
-    /// Loads one private key, refusing files that others may read or write (RequireSafeKeys).
-    static func loadKey(_ path: String, requireSafe: Bool, minimumBits: Int, context: String) throws(ConfigurationError) -> PrivateKey {
+    /// Loads one private key. The file is opened without blocking and checked on the open
+    /// descriptor: it must be a regular file (a FIFO or a device is never read), and is read up
+    /// to `TextFile.maximumSize`. With `safety` (RequireSafeKeys), a link is not followed
+    /// (O_NOFOLLOW) and the owner, the mode and the directories above are checked as
+    /// `KeyFileSafety` says.
+    static func loadKey(_ path: String, safety: KeyFileSafety?, minimumBits: Int,
+                        context: String) throws(ConfigurationError) -> PrivateKey {
+        let user = safety?.userName ?? KeyFileSafety.name(of: geteuid())
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (safety == nil ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT:
+                throw ConfigurationError("\(context): the key file \(path) does not exist "
+                    + "(make one with: dkimkey generate SELECTOR --domain DOMAIN)")
+            case ELOOP where safety != nil:
+                let target = KeyFileSafety.resolved(path) ?? "its target"
+                throw ConfigurationError("\(context): the key file \(path) is a symbolic link (to \(target)); "
+                    + "RequireSafeKeys does not follow links to keys, as whoever can change the link chooses the key. "
+                    + "Fix it by naming the file itself in the configuration, or: mv \(target) \(path)")
+            case EACCES, EPERM:
+                throw ConfigurationError("\(context): cannot read the key file \(path) as \(user): check its owner; "
+                    + "fix it with: chown \(user) \(path)")
+            default:
+                throw ConfigurationError("\(context): cannot open the key file \(path): "
+                    + String(cString: strerror(errno)))
+            }
+        }
+        defer { close(fd) }
         var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw ConfigurationError("\(context): the key file \(path) does not exist (make one with: dkimkey generate SELECTOR --domain DOMAIN)")
+        guard fstat(fd, &st) == 0 else {
+            throw ConfigurationError("\(context): cannot examine the key file \(path): "
+                + String(cString: strerror(errno)))
         }
-        if requireSafe && st.st_mode & 0o077 != 0 {
-            throw ConfigurationError("\(context): the key file \(path) can be read or written by other users (mode \(String(st.st_mode & 0o777, radix: 8))); fix it with: chmod 600 \(path) (and chown it to the milter's user)")
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ConfigurationError("\(context): the key file \(path) is not a regular file; "
+                + "name the PEM file itself (made by dkimkey generate)")
         }
-        guard let text = TextFile.read(path) else {
-            throw ConfigurationError("\(context): cannot read the key file \(path): check its owner (chown it to the milter's user)")
+        if let safety {
+            try safety.check(keyFile: path, st, context: context)
+            try safety.check(directoriesAbove: path, opened: st, context: context)
+        }
+        guard let bytes = TextFile.read(descriptor: fd) else {
+            throw ConfigurationError("\(context): cannot read the key file \(path) as \(user): check its owner; "
+                + "fix it with: chown \(user) \(path)")
         }
         let key: PrivateKey
         do {
-            key = try PrivateKey(pemOrSeed: text)
+            key = try PrivateKey(pemOrSeed: String(decoding: bytes, as: UTF8.self))
         } catch {
             throw ConfigurationError("\(context): the key file \(path) holds no usable private key: \(error.reason)")
         }

@@ -117,8 +117,15 @@ extension MilterConfiguration {
         case "socket":
             try MilterSocketAddress.validate(value)
             socket = value
-        case "domain": domains = try list().map { $0.lowercased() }
-        case "selector": selector = value
+        case "domain":
+            domains = try list().map { $0.lowercased() }
+            if let problem = domains.lazy.compactMap({ SigningKey.domainProblem($0) }).first {
+                let isFile = ["file:", "refile:", "/", "./"].contains { value.hasPrefix($0) }
+                throw ConfigurationError(problem + (isFile ? " (in \(try path()))" : ""))
+            }
+        case "selector":
+            if let problem = SigningKey.selectorProblem(value) { throw ConfigurationError(problem) }
+            selector = value
         case "keyfile": keyFile = try path()
         case "keytable": keyTable = try path()
         case "signingtable":

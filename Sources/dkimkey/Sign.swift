@@ -47,7 +47,7 @@ struct Sign: ParsableCommand {
     @Option(help: "i=, the agent or user identifier (must be in the signing domain).")
     var identity: String?
 
-    @Argument(help: "The message file.")
+    @Argument(help: "The message file (a regular file), or - to read standard input.")
     var file: String
 
     func validate() throws {
@@ -67,7 +67,7 @@ struct Sign: ParsableCommand {
 
     func run() throws {
         let privateKey = try KeyFile.load(key)
-        let message = try FileAccess.read(file, what: "the message")
+        let message = try FileAccess.read(file, what: "the message", allowsStandardInput: true)
         let time = timestamp ?? Int(Date().timeIntervalSince1970)
         if let x = expiration, x <= time {
             throw ToolError("--expiration \(x) must be later than the timestamp \(time)")

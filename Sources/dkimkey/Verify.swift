@@ -39,14 +39,19 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Verify as of this time (seconds since 1970) instead of now.", visibility: .hidden))
     var now: Int?
 
-    @Argument(help: "The message files.")
+    @Argument(help: "The message files (regular files); - reads one message from standard input.")
     var files: [String]
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one message file") }
+        guard files.filter({ $0 == FileAccess.standardInputName }).count <= 1 else {
+            throw ValidationError("give - (standard input) at most once")
+        }
         guard maxSignatures > 0 else { throw ValidationError("--max-signatures must be at least 1") }
         guard (1...300).contains(timeout) else { throw ValidationError("--timeout must be from 1 to 300 seconds") }
-        guard records == nil || nameserver == nil else { throw ValidationError("--records and --nameserver exclude each other") }
+        guard records == nil || nameserver == nil else {
+            throw ValidationError("--records and --nameserver exclude each other")
+        }
     }
 
     func run() throws {
@@ -60,7 +65,8 @@ struct Verify: ParsableCommand {
             }
         } else {
             do {
-                resolver = CachingTXTResolver(upstream: try SystemTXTResolver(nameserver: nameserver, timeout: timeout, tries: 2))
+                let system = try SystemTXTResolver(nameserver: nameserver, timeout: timeout, tries: 2)
+                resolver = CachingTXTResolver(upstream: system)
             } catch {
                 throw ToolError("--nameserver: \(error.reason)")
             }
@@ -90,7 +96,7 @@ extension Verify {
     static func report(file: String, verifier: DKIMVerifier, now: Int, suffixes: PublicSuffixList,
                        explain: Bool) -> Result<MessageReport, ToolError> {
         Result { () throws(ToolError) -> MessageReport in
-            let message = try FileAccess.read(file, what: "the message")
+            let message = try FileAccess.read(file, what: "the message", allowsStandardInput: true)
             return try MessageReport.make(file: file, message: message, verifier: verifier, now: now,
                                           suffixes: suffixes, explain: explain)
         }

@@ -147,6 +147,128 @@ struct GenerateTests {
         }
     }
 
+    // MARK: Planted links and files in the key store (issue 18, finding 7)
+
+    enum PlantedAt: String, CaseIterable, Sendable {
+        case keyFile = "pem", recordFile = "txt"
+    }
+
+    static func generateArguments(_ dir: String, force: Bool) -> [String] {
+        ["generate", "sel", "--domain", "example.com", "--type", "ed25519", "--keys-dir", dir + "/keys"]
+            + (force ? ["--force"] : [])
+    }
+
+    /// The names in a folder, sorted.
+    static func names(_ dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+    }
+
+    /// A symbolic link planted at SELECTOR.pem or SELECTOR.txt, pointing at a file of someone
+    /// else, is refused (with or without --force) naming the path; the victim keeps its bytes and
+    /// its mode, and no temporary file is left behind.
+    @Test(arguments: PlantedAt.allCases, [false, true])
+    func generateRefusesASymlinkPlantedAtTheFinalName(at: PlantedAt, force: Bool) throws {
+        try CLI.withTemporaryDirectory { dir in
+            let domainDir = dir + "/keys/example.com"
+            try FileManager.default.createDirectory(atPath: domainDir, withIntermediateDirectories: true)
+            let victim = dir + "/victim"
+            try CLI.write("the victim's own bytes\n", to: victim)
+            chmod(victim, 0o600)
+            let link = domainDir + "/sel." + at.rawValue
+            try #require(symlink(victim, link) == 0)
+            let r = try CLI.run(Self.generateArguments(dir, force: force))
+            #expect(r.status == 2, "\(r.summary)")
+            #expect(r.stderr.contains(link) && r.stderr.contains("symbolic link"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+            #expect(String(decoding: try CLI.read(victim), as: UTF8.self) == "the victim's own bytes\n",
+                    "the link was followed")
+            #expect(try Self.mode(victim) == 0o600, "the victim's mode was changed")
+            let left = try Self.names(domainDir)
+            #expect(left == ["sel." + at.rawValue], "\(left)")
+        }
+    }
+
+    /// A dangling link at the key's name must not make the file it points to (with --force the
+    /// old code opened it with O_CREAT and wrote the private key there).
+    @Test(arguments: PlantedAt.allCases)
+    func generateWithForceDoesNotCreateTheTargetOfADanglingLink(at: PlantedAt) throws {
+        try CLI.withTemporaryDirectory { dir in
+            let domainDir = dir + "/keys/example.com"
+            try FileManager.default.createDirectory(atPath: domainDir, withIntermediateDirectories: true)
+            let target = dir + "/made-by-dkimkey"
+            try #require(symlink(target, domainDir + "/sel." + at.rawValue) == 0)
+            let r = try CLI.run(Self.generateArguments(dir, force: true))
+            #expect(r.status == 2, "\(r.summary)")
+            #expect(r.stderr.contains("symbolic link"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: target), "the link's target was created")
+        }
+    }
+
+    /// --force replaces the key by renaming a new file over it: the old file (still reachable
+    /// through a second hard link, as by a backup or anyone holding it open) is not truncated or
+    /// rewritten in place, and the new files are new inodes with modes 0600 and 0644.
+    @Test func generateWithForceReplacesAKeyByRenameNeverInPlace() throws {
+        try CLI.withTemporaryDirectory { dir in
+            let (first, _) = try GeneratedKeys.generate(type: "ed25519", selector: "sel", domain: "example.com",
+                                                        in: dir)
+            let pemBefore = try CLI.read(first.pemPath)
+            let txtBefore = try CLI.read(first.txtPath)
+            try #require(link(first.pemPath, dir + "/old.pem") == 0 && link(first.txtPath, dir + "/old.txt") == 0)
+            let r = try CLI.run(Self.generateArguments(dir, force: true))
+            #expect(r.status == 0, "\(r.summary)")
+            #expect(try CLI.read(dir + "/old.pem") == pemBefore, "the old key file was rewritten in place")
+            #expect(try CLI.read(dir + "/old.txt") == txtBefore, "the old record file was rewritten in place")
+            #expect(try CLI.read(first.pemPath) != pemBefore)
+            #expect(try Self.mode(first.pemPath) == 0o600)
+            #expect(try Self.mode(first.txtPath) == 0o644)
+            #expect(try Self.names(dir + "/keys/example.com") == ["sel.pem", "sel.txt"])
+        }
+    }
+
+    /// Without --force an existing SELECTOR.txt is never touched, even when there is no key yet.
+    @Test func generateWithoutForceLeavesAnExistingRecordFileAlone() throws {
+        try CLI.withTemporaryDirectory { dir in
+            let domainDir = dir + "/keys/example.com"
+            try FileManager.default.createDirectory(atPath: domainDir, withIntermediateDirectories: true)
+            let txt = domainDir + "/sel.txt"
+            try CLI.write("my notes\n", to: txt)
+            chmod(txt, 0o600)
+            let r = try CLI.run(Self.generateArguments(dir, force: false))
+            #expect(r.status == 2, "\(r.summary)")
+            #expect(r.stderr.contains(txt) && r.stderr.contains("already exists") && r.stderr.contains("--force"),
+                    "\(r.stderr)")
+            #expect(String(decoding: try CLI.read(txt), as: UTF8.self) == "my notes\n")
+            #expect(try Self.mode(txt) == 0o600)
+            #expect(try Self.names(domainDir) == ["sel.txt"], "a key was written without its record")
+        }
+    }
+
+    /// A domain folder that is a symbolic link is refused: the key would land wherever it points.
+    @Test func generateRefusesASymlinkedDomainDirectory() throws {
+        try CLI.withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/keys", withIntermediateDirectories: true)
+            let elsewhere = dir + "/elsewhere"
+            try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+            try #require(symlink(elsewhere, dir + "/keys/example.com") == 0)
+            let r = try CLI.run(Self.generateArguments(dir, force: true))
+            #expect(r.status == 2, "\(r.summary)")
+            #expect(r.stderr.contains(dir + "/keys/example.com") && r.stderr.contains("symbolic link"), "\(r.stderr)")
+            #expect(try Self.names(elsewhere).isEmpty, "wrote into the link's target")
+        }
+    }
+
+    /// New key folders are made with mode 0700 from the start, the store and the domain folder both.
+    @Test func generateMakesNewKeyDirectoriesOwnerOnly() throws {
+        try CLI.withTemporaryDirectory { dir in
+            let r = try CLI.run(["generate", "sel", "--domain", "example.com", "--type", "ed25519",
+                                 "--keys-dir", dir + "/store/keys"])
+            #expect(r.status == 0, "\(r.summary)")
+            for folder in ["/store", "/store/keys", "/store/keys/example.com"] {
+                #expect(try Self.mode(dir + folder) == 0o700, "\(folder)")
+            }
+        }
+    }
+
     @Test(arguments: ["bad domain", "localhost", "", ".example.com", "exa..mple.com",
                       "example.com;x=1", "exämple.com", "example.com/../../etc"])
     func generateRejectsAnInvalidDomain(domain: String) throws {

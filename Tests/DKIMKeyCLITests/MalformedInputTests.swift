@@ -244,6 +244,87 @@ struct MalformedInputTests {
         }
     }
 
+    // MARK: Inputs that are not regular files (issue 18, finding 11)
+
+    /// Runs the built `dkimkey` with its data segment capped at 1 GiB, so that a regression that
+    /// reads an endless device fails fast instead of taking the shared machine's memory.
+    static func runCapped(_ arguments: [String], timeout: TimeInterval = 20) throws -> ProcessRunner.Result {
+        try ProcessRunner.run("/usr/bin/prlimit", ["--data=\(1 << 30)", Fixtures.dkimkey] + arguments, timeout: timeout)
+    }
+
+    static func signArguments(_ file: String) -> [String] {
+        ["sign", "--key", CLI.corpus("keys/ed25519a.pem"), "--domain", "example.com", "--selector", "seda", file]
+    }
+
+    /// /dev/zero has size 0 and never ends: verify and sign refuse it at once as not a regular
+    /// file, naming it, instead of reading until memory runs out.
+    @Test func endlessDeviceIsRefusedAsNotARegularFile() throws {
+        for arguments in [["verify", "--records", CLI.corpusRecords, "/dev/zero"], Self.signArguments("/dev/zero")] {
+            let r = try Self.runCapped(arguments)
+            #expect(!r.timedOut, "\(arguments[0]): \(r.summary)")
+            #expect(r.status == 2, "\(arguments[0]): \(r.summary)")
+            #expect(r.stderr.contains("/dev/zero is not a regular file"), "\(arguments[0]): \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+    }
+
+    /// Opening a FIFO that no one writes to blocks forever: verify and sign must not wait for a
+    /// writer; they refuse it as not a regular file within the time limit.
+    @Test func fifoIsRefusedWithoutBlocking() throws {
+        try CLI.withTemporaryDirectory { dir in
+            let fifo = dir + "/message.fifo"
+            try #require(mkfifo(fifo, 0o600) == 0, "mkfifo: \(String(cString: strerror(errno)))")
+            for arguments in [["verify", "--records", CLI.corpusRecords, fifo], Self.signArguments(fifo)] {
+                let start = Date()
+                let r = try Self.runCapped(arguments, timeout: 20)
+                #expect(!r.timedOut, "\(arguments[0]) blocked on the FIFO: \(r.summary)")
+                #expect(Date().timeIntervalSince(start) < 15)
+                #expect(r.status == 2, "\(arguments[0]): \(r.summary)")
+                #expect(r.stderr.contains("\(fifo) is not a regular file"), "\(arguments[0]): \(r.stderr)")
+            }
+        }
+    }
+
+    /// A FIFO given as the key or the records file is refused the same way.
+    @Test func fifoAsKeyOrRecordsFileIsRefusedWithoutBlocking() throws {
+        try CLI.withTemporaryDirectory { dir in
+            let fifo = dir + "/input.fifo"
+            try #require(mkfifo(fifo, 0o600) == 0, "mkfifo: \(String(cString: strerror(errno)))")
+            let message = CLI.corpus("messages/canon-basic-rr.eml")
+            let runs = [["sign", "--key", fifo, "--domain", "example.com", "--selector", "seda", message],
+                        ["verify", "--records", fifo, message]]
+            for arguments in runs {
+                let r = try Self.runCapped(arguments)
+                #expect(!r.timedOut, "\(arguments): \(r.summary)")
+                #expect(r.status == 2, "\(arguments): \(r.summary)")
+                #expect(r.stderr.contains("\(fifo) is not a regular file"), "\(arguments): \(r.stderr)")
+            }
+        }
+    }
+
+    /// `-` reads the message from standard input, for both sign and verify.
+    @Test func dashReadsTheMessageFromStandardInput() throws {
+        let signed = try CLI.read(CLI.corpus("messages/canon-basic-rr.eml"))
+        let verify = try CLI.run(["verify", "--json", "--records", CLI.corpusRecords, "-"], input: signed)
+        #expect(verify.status == 0, "\(verify.summary)")
+        #expect(string(try Self.firstSignature(verify), "result") == "pass")
+
+        let message = try CLI.read(CLI.corpus("signing/sign-basic-rr.eml"))
+        let sign = try CLI.run(Self.signArguments("-"), input: message)
+        #expect(sign.status == 0, "\(sign.summary)")
+        #expect(try SignedOutput(sign.stdout).rest == message)
+    }
+
+    /// Standard input is read with the same bound as files: an endless stream is refused once
+    /// it passes the size limit, naming standard input, instead of exhausting memory.
+    @Test func endlessStandardInputIsRefusedAtTheSizeLimit() throws {
+        let script = "exec /usr/bin/prlimit --data=\(1 << 30) \"$0\" verify --records \"$1\" - < /dev/zero"
+        let r = try ProcessRunner.run("/bin/sh", ["-c", script, Fixtures.dkimkey, CLI.corpusRecords], timeout: 60)
+        #expect(!r.timedOut, "\(r.summary)")
+        #expect(r.status == 2, "\(r.summary)")
+        #expect(r.stderr.contains("standard input") && r.stderr.contains("bytes"), "\(r.stderr)")
+    }
+
     // MARK: Key files for sign
 
     enum BadKey: String, CaseIterable, Sendable {

@@ -214,6 +214,184 @@ import Testing
         #expect(try KeyStore.load(c, warnings: &warnings).keys(forAuthor: "a@example.com").count == 1)
     }
 
+    // MARK: RequireSafeKeys beyond the key's mode bits (issue 18, finding 10)
+
+    /// A key store folder below the temporary folder, with one key file in it (root's, 0600).
+    func keyInFolder(_ dir: String, folderMode: mode_t = 0o700) throws -> (folder: String, key: String) {
+        let folder = dir + "/keys"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        chmod(folder, folderMode)
+        return (folder, try installKey(folder, "rsa2048a.pem"))
+    }
+
+    func keyFileConfiguration(_ key: String) -> MilterConfiguration {
+        var c = MilterConfiguration()
+        c.domains = ["example.com"]; c.selector = "sr2048a"; c.keyFile = key
+        return c
+    }
+
+    func loadError(_ c: MilterConfiguration) -> String? {
+        var warnings: [String] = []
+        do {
+            _ = try KeyStore.load(c, warnings: &warnings)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
+    /// Whoever owns the key file can rewrite it: a key owned by another user than root or the
+    /// milter's user is refused with the chown to run; as that user's UserID it is accepted.
+    @Test func keyOwnedByAnotherUserIsRefusedWithTheChown() throws {
+        try #require(geteuid() == 0, "needs root to give a file to nobody")
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (_, key) = try keyInFolder(dir)
+        try #require(chown(key, 65534, 65534) == 0)
+        var c = keyFileConfiguration(key)
+        let message = try #require(loadError(c), "a key owned by nobody was loaded")
+        #expect(message.contains(key) && message.contains("nobody") && message.contains("chown root \(key)"),
+                "\(message)")
+        c.userID = "nobody"
+        #expect(loadError(c) == nil, "the milter's own user (UserID) may own its key")
+        c.userID = nil
+        c.requireSafeKeys = false
+        #expect(loadError(c) == nil, "RequireSafeKeys false is the explicit opt-out")
+    }
+
+    /// A folder above the key that others can write lets them rename the key away and put theirs
+    /// in its place: refused, naming the folder and the chmod; a sticky folder owned by root
+    /// (like /tmp) is accepted, as others cannot rename or remove entries they do not own there.
+    @Test(arguments: [0o777, 0o770, 0o703] as [mode_t])
+    func keyBelowAFolderOthersCanWriteIsRefusedWithTheChmod(folderMode: mode_t) throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (folder, key) = try keyInFolder(dir, folderMode: folderMode)
+        var c = keyFileConfiguration(key)
+        let message = try #require(loadError(c), "loaded below a folder of mode \(String(folderMode, radix: 8))")
+        #expect(message.contains(key) && message.contains("chmod go-w \(folder)"), "\(message)")
+        chmod(folder, folderMode | S_ISVTX)
+        #expect(loadError(c) == nil, "a sticky folder owned by root is safe")
+        chmod(folder, folderMode)
+        c.requireSafeKeys = false
+        #expect(loadError(c) == nil)
+    }
+
+    /// A folder above the key owned by another user: that user can change its mode at will.
+    @Test func keyBelowAFolderOwnedByAnotherUserIsRefusedWithTheChown() throws {
+        try #require(geteuid() == 0, "needs root to give a folder to nobody")
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (folder, key) = try keyInFolder(dir, folderMode: 0o755)
+        try #require(chown(folder, 65534, 65534) == 0)
+        let message = try #require(loadError(keyFileConfiguration(key)), "a key in nobody's folder was loaded")
+        #expect(message.contains(folder) && message.contains("chown root \(folder)"), "\(message)")
+    }
+
+    /// The key file is opened with O_NOFOLLOW: a link is refused (whoever can change it chooses
+    /// the key), naming the link; RequireSafeKeys false follows it.
+    @Test func symlinkedKeyFileIsRefused() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (folder, key) = try keyInFolder(dir)
+        let link = folder + "/link.pem"
+        try #require(symlink(key, link) == 0)
+        var c = keyFileConfiguration(link)
+        let message = try #require(loadError(c), "a linked key was loaded")
+        #expect(message.contains(link) && message.contains("symbolic link"), "\(message)")
+        c.requireSafeKeys = false
+        #expect(loadError(c) == nil)
+    }
+
+    /// A domain folder of the key store that is a link is refused, naming it.
+    @Test func symlinkedDomainFolderInTheKeysDirectoryIsRefused() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (folder, _) = try keyInFolder(dir)
+        let store = dir + "/store"
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        try #require(symlink(folder, store + "/example.com") == 0)
+        var c = MilterConfiguration()
+        c.keysDirectory = store
+        let message = try #require(loadError(c), "a key below a linked domain folder was loaded")
+        #expect(message.contains(store + "/example.com") && message.contains("symbolic link"), "\(message)")
+        c.requireSafeKeys = false
+        #expect(loadError(c) == nil)
+    }
+
+    /// d= and s= must be names (RFC 6376 §3.5 domain-name, §3.1 selector): a KeyTable line with
+    /// anything else is refused at load, naming the table and the line, not signed with later.
+    @Test(arguments: [("x;y=z.example", "sel", "x;y=z.example"), ("example.com", "s;h=x", "s;h=x"),
+                      ("-bad.example", "sel", "-bad.example"), ("localhost", "sel", "localhost"),
+                      ("example.com", "a..b", "a..b")])
+    func keyTableLineWithAnInvalidDomainOrSelectorIsRefused(domain: String, selector: String, bad: String) throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let key = try installKey(dir, "rsa2048a.pem")
+        var c = MilterConfiguration()
+        c.keyTable = try write(dir, "KeyTable", "# keys\nk \(domain):\(selector):\(key)\n")
+        let message = try #require(loadError(c), "\(domain):\(selector) was accepted")
+        #expect(message.contains("\(dir)/KeyTable:2") && message.contains("\"\(bad)\""), "\(message)")
+        #expect(message.contains("RFC 6376"), "\(message)")
+        c.requireSafeKeys = false
+        #expect(loadError(c) != nil, "names are checked whatever RequireSafeKeys says")
+    }
+
+    /// The KeyTable's `%` (the author's domain) is still accepted.
+    @Test func keyTablePercentDomainIsAccepted() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let key = try installKey(dir, "rsa2048a.pem")
+        var c = MilterConfiguration()
+        c.keyTable = try write(dir, "KeyTable", "k %:sr2048a:\(key)\n")
+        #expect(loadError(c) == nil)
+    }
+
+    /// In a keys directory the folder names are d= and the file names s=: invalid ones are
+    /// refused naming the path.
+    @Test(arguments: [("bad name.example", "sel"), ("x;y=z.example", "sel"), ("example.com", "s;h=x")])
+    func keysDirectoryWithAnInvalidDomainOrSelectorNameIsRefused(domain: String, selector: String) throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", domain, selector)])
+        var c = MilterConfiguration()
+        c.keysDirectory = store
+        let message = try #require(loadError(c), "\(domain)/\(selector).pem was accepted")
+        let bad = selector == "sel" ? domain : selector
+        #expect(message.contains(store + "/" + domain) && message.contains("\"\(bad)\""), "\(message)")
+    }
+
+    /// Domain and Selector lines (with KeyFile) are checked where they are written.
+    @Test(arguments: [("Domain", "x;y=z.example"), ("Selector", "s;h=x"), ("Domain", "localhost")])
+    func invalidDomainOrSelectorLineIsAnErrorNamingTheLine(option: String, value: String) throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let path = try write(dir, "c.conf", "Mode s\n\(option) \(value)\n")
+        var warnings: [String] = []
+        do {
+            _ = try MilterConfiguration(file: path, warnings: &warnings)
+            Issue.record("\(option) \(value) was accepted")
+        } catch {
+            #expect(error.message.hasPrefix("\(path):2: \(option): \"\(value)\""), "\(error.message)")
+        }
+    }
+
+    /// A Domain list file with a name that is not one is refused, naming the list file.
+    @Test func invalidNameInADomainListFileIsAnError() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let list = try write(dir, "domains", "example.com\nbad name.example\n")
+        let path = try write(dir, "c.conf", "Domain file:\(list)\n")
+        var warnings: [String] = []
+        do {
+            _ = try MilterConfiguration(file: path, warnings: &warnings)
+            Issue.record("a list with \"bad name.example\" was accepted")
+        } catch {
+            #expect(error.message.contains("\(path):1: Domain") && error.message.contains("\"bad name.example\""),
+                    "\(error.message)")
+        }
+    }
+
     @Test func keyFileNeedsSelectorAndDomain() {
         var c = MilterConfiguration()
         c.keyFile = "/nonexistent.pem"

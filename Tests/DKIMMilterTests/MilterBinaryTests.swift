@@ -138,6 +138,89 @@ import Testing
         #expect(milter.logContains("chmod 600 \(store)/example.com/sr2048a.pem"), "\(milter.log)")
     }
 
+    /// What `--check-config` must refuse although the key file itself is 0600 (issue 18, finding 10).
+    enum UnsafeOrMisnamedKey: String, CaseIterable, Sendable {
+        case ownedByAnotherUser, inAFolderOthersCanWrite, symlinkedKeyFile, symlinkedDomainFolder
+        case domainWithASpace, domainWithTagSyntax, selectorWithTagSyntax
+
+        /// Whether `RequireSafeKeys no` lets it pass (names are checked regardless).
+        var isAboutPermissions: Bool {
+            [.ownedByAnotherUser, .inAFolderOthersCanWrite, .symlinkedKeyFile, .symlinkedDomainFolder].contains(self)
+        }
+    }
+
+    /// Sets up a key store with one key as `attack` plants it; returns the configuration and
+    /// what the error must name.
+    func plant(_ attack: UnsafeOrMisnamedKey, in dir: String,
+               safeKeys: Bool) throws -> (config: String, names: [String]) {
+        let store = dir + "/Keys"
+        var domain = "example.com", selector = "sr2048a"
+        switch attack {
+        case .domainWithASpace: domain = "bad name.example"
+        case .domainWithTagSyntax: domain = "x;y=z.example"
+        case .selectorWithTagSyntax: selector = "s;h=x"
+        default: break
+        }
+        let folder = store + "/" + domain
+        var config = "Mode s\nTestPublicKeys \(Self.records)\nKeysDirectory \(store)\n"
+        var names = [folder]
+        switch attack {
+        case .symlinkedDomainFolder:
+            let real = dir + "/real-folder"
+            _ = try TestKeyStore.make(in: dir + "/elsewhere", keys: [("rsa2048a.pem", "x.example", selector)])
+            try FileManager.default.moveItem(atPath: dir + "/elsewhere/Keys/x.example", toPath: real)
+            try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+            try #require(symlink(real, folder) == 0)
+            names.append("symbolic link")
+        case .symlinkedKeyFile:
+            _ = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", domain, "real")])
+            try FileManager.default.moveItem(atPath: folder + "/real.pem", toPath: dir + "/real.pem")
+            try #require(symlink(dir + "/real.pem", folder + "/\(selector).pem") == 0)
+            names += [folder + "/\(selector).pem", "symbolic link"]
+        default:
+            _ = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", domain, selector)])
+        }
+        let key = folder + "/\(selector).pem"
+        switch attack {
+        case .ownedByAnotherUser:
+            try #require(chown(key, 65534, 65534) == 0)
+            names += [key, "chown root \(key)"]
+        case .inAFolderOthersCanWrite:
+            chmod(folder, 0o777)
+            names.append("chmod go-w \(folder)")
+        case .domainWithASpace, .domainWithTagSyntax: names.append("\"\(domain)\"")
+        case .selectorWithTagSyntax: names.append("\"\(selector)\"")
+        default: break
+        }
+        if !safeKeys { config += "RequireSafeKeys no\n" }
+        try config.write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        return (dir + "/c.conf", names)
+    }
+
+    /// `--check-config` used to pass all of these because only the key file's mode was looked at.
+    @Test(arguments: UnsafeOrMisnamedKey.allCases)
+    func checkConfigRefusesAnUnsafeOrMisnamedKey(attack: UnsafeOrMisnamedKey) throws {
+        try #require(geteuid() == 0 || attack != .ownedByAnotherUser, "needs root to give a file to nobody")
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (config, names) = try plant(attack, in: dir, safeKeys: true)
+        let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", config], timeout: 60)
+        #expect(r.status == 1, "\(attack): \(r.stdoutText) \(r.stderr)")
+        for name in names { #expect(r.stderr.contains(name), "\(attack): \(name) not in: \(r.stderr)") }
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(attack): \(r.stderr)")
+    }
+
+    /// `RequireSafeKeys no` is the explicit opt-out for the permission checks; names stay checked.
+    @Test(arguments: UnsafeOrMisnamedKey.allCases)
+    func checkConfigWithRequireSafeKeysNoSkipsOnlyThePermissionChecks(attack: UnsafeOrMisnamedKey) throws {
+        try #require(geteuid() == 0 || attack != .ownedByAnotherUser, "needs root to give a file to nobody")
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let (config, _) = try plant(attack, in: dir, safeKeys: false)
+        let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", config], timeout: 60)
+        #expect(r.status == (attack.isAboutPermissions ? 0 : 1), "\(attack): \(r.stdoutText) \(r.stderr)")
+    }
+
     @Test func unknownOptionIsAnErrorNamingFileAndLine() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
