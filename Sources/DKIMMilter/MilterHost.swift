@@ -100,7 +100,8 @@ public final class MilterHost: Sendable {
             if let warning = MilterSocketDirectory.reachabilityWarning(socketPath: path) { log.warning(warning) }
         } else {
             let host = socket.lowercased().split(separator: "@").last ?? ""
-            let others = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host) ? "" : " and every host that reaches it"
+            let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host)
+            let others = loopback ? "" : " and every host that reaches it"
             log.warning("\(socket): the milter protocol has no authentication, so every local user\(others) can "
                 + "have mail signed with our keys; the default unix socket (\(MilterConfiguration.defaultSocket)) "
                 + "lets in only root, the milter's user and group postfix")

@@ -66,7 +66,8 @@ public enum MilterSetup {
 
     /// For a unix socket outside Postfix's queue directory: why a chrooted smtpd or cleanup cannot
     /// reach it and the fix (`isProblem`) when master.cf chroots them, else the same as a note.
-    public static func postfixChrootAdvice(for socket: String, chroot: PostfixChroot) -> (text: String, isProblem: Bool)? {
+    public static func postfixChrootAdvice(for socket: String,
+                                           chroot: PostfixChroot) -> (text: String, isProblem: Bool)? {
         let queue = PostfixChroot.queueDirectory
         guard let path = MilterSocketDirectory.unixPath(of: socket), !path.hasPrefix(queue + "/") else { return nil }
         let fix = "start dkim-milter with --socket local:\(queue)/dkim-milter/dkim-milter.sock (Socket in a "

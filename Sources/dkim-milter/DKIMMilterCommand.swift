@@ -107,7 +107,8 @@ struct DKIMMilterCommand: ParsableCommand {
             log.info("add to Postfix's main.cf:\n    "
                 + MilterSetup.postfixLines(for: c.socket, chroot: chroot).joined(separator: "\n    "))
         }
-        if let advice = MilterSetup.postfixChrootAdvice(for: c.socket, chroot: chroot), advice.isProblem || config == nil {
+        if let advice = MilterSetup.postfixChrootAdvice(for: c.socket, chroot: chroot),
+           advice.isProblem || config == nil {
             if advice.isProblem { log.warning(advice.text) } else { log.info(advice.text) }
         }
         let configPath = config

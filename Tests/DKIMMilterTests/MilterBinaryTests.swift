@@ -443,7 +443,8 @@ final class UncheckedBox<T>: @unchecked Sendable {
     }
 
     /// Runs a command as `user:group` (no other groups) inside the mount namespace of `pid`.
-    static func asUser(_ user: String, _ group: String, in pid: pid_t, _ command: [String]) throws -> ProcessRunner.Result {
+    static func asUser(_ user: String, _ group: String, in pid: pid_t,
+                       _ command: [String]) throws -> ProcessRunner.Result {
         try ProcessRunner.run("/usr/bin/nsenter", ["--target", "\(pid)", "--mount", "--", "/usr/bin/setpriv",
                                                    "--reuid=\(user)", "--regid=\(group)", "--clear-groups"] + command,
                               timeout: 30)
@@ -515,9 +516,11 @@ final class UncheckedBox<T>: @unchecked Sendable {
         _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
         #expect(try c.send(message: MilterFixtures.message).message.starts(with: Array("DKIM-Signature:".utf8)))
         let mine = Self.socketInodes(milter.pid)
-        let tcp = Set(Self.inodes(inProcNet: "tcp", column: 9).keys).union(Self.inodes(inProcNet: "tcp6", column: 9).keys)
+        let tcp = Set(Self.inodes(inProcNet: "tcp", column: 9).keys)
+            .union(Self.inodes(inProcNet: "tcp6", column: 9).keys)
         #expect(mine.intersection(tcp).isEmpty, "TCP sockets: \(mine.intersection(tcp))")
-        #expect(Self.inodes(inProcNet: "unix", column: 6).contains { mine.contains($0.key) && $0.value == Self.socketPath },
+        let unix = Self.inodes(inProcNet: "unix", column: 6)
+        #expect(unix.contains { mine.contains($0.key) && $0.value == Self.socketPath },
                 "no listening unix socket at \(Self.socketPath)")
 
         // nobody may not connect; the same uid with group postfix may (so the refusal is the mode's).
@@ -525,7 +528,8 @@ final class UncheckedBox<T>: @unchecked Sendable {
         #expect(refused.status == 13, "nobody: status \(refused.status) \(refused.stdoutText) \(refused.stderr)")
         if postfix != nil {
             let allowed = try Self.asUser("nobody", "postfix", in: milter.pid, Self.connect)
-            #expect(allowed.status == 0, "group postfix: status \(allowed.status) \(allowed.stdoutText) \(allowed.stderr)")
+            #expect(allowed.status == 0,
+                    "group postfix: status \(allowed.status) \(allowed.stdoutText) \(allowed.stderr)")
         }
         // The lines printed for Postfix name that socket as Postfix sees it, and nothing warns.
         for line in MilterSetup.postfixLines(for: Self.socket, chroot: PostfixChroot.installed()) {

@@ -66,7 +66,8 @@ import Testing
         }
         let note = try #require(MilterSetup.postfixChrootAdvice(for: MilterConfiguration.defaultSocket, chroot: .none))
         #expect(!note.isProblem && note.text.contains("unix:/dkim-milter/dkim-milter.sock"), "\(note.text)")
-        #expect(MilterSetup.postfixChrootAdvice(for: "inet:8891@127.0.0.1", chroot: PostfixChroot(smtpd: true, cleanup: true)) == nil)
+        #expect(MilterSetup.postfixChrootAdvice(for: "inet:8891@127.0.0.1",
+                                                chroot: PostfixChroot(smtpd: true, cleanup: true)) == nil)
     }
 
     /// A missing socket directory is made 0750 (whatever the umask), group postfix where it exists;
