@@ -10,6 +10,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/crypto.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 
 /* Function-like macros Swift cannot import. */
 static inline long copenssl_bio_get_mem_data(BIO *bio, char **data) {

@@ -40,6 +40,8 @@ public struct DKIMError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let keyTooLarge = Code(rawValue: "key_too_large")
         public static let keyTypeMismatch = Code(rawValue: "key_type_mismatch")
         public static let keyUnusable = Code(rawValue: "key_unusable")
+        /// An RSA public exponent that is invalid (even, 1) or too large to verify with (CPU).
+        public static let keyExponentUnusable = Code(rawValue: "key_exponent_unusable")
         public static let keyHashNotAllowed = Code(rawValue: "key_hash_not_allowed")
         public static let keyServiceNotAllowed = Code(rawValue: "key_service_not_allowed")
         public static let keyStrictIdentity = Code(rawValue: "key_strict_identity")

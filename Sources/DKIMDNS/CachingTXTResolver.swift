@@ -6,7 +6,12 @@ import Foundation
 /// Answers are kept for their TTL within a floor and a cap; a name that does not exist is kept
 /// for a short negative time; temporary failures only for a few seconds, so a dead server is not
 /// asked for every message while it stays dead. Concurrent lookups of one name while a query is
-/// under way wait for that query instead of sending their own. The number of entries is bounded.
+/// under way wait for that query instead of sending their own.
+///
+/// The cache is bounded in entries and in bytes; when either bound is reached, expired entries go
+/// first, then the least recently used. An answer holding a record longer than a key record may be
+/// (`KeyRecord.maximumLength`) is passed on but never kept: it can only ever be refused, and
+/// keeping it would let anyone who publishes such records fill the memory.
 public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable {
     public struct Limits: Sendable {
         public var minimumTTL: Double = 60
@@ -14,13 +19,19 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
         public var negativeTTL: Double = 60
         public var temporaryFailureTTL: Double = 5
         public var maximumEntries = 10_000
+        /// The bytes the entries may hold, counted by `CachingTXTResolver.size(name:result:)`.
+        /// 8 MiB keeps ~2,000 answers of a 4096-bit key record (~800 bytes) with room to spare;
+        /// 10,000 answers of 16 KiB would otherwise take 160 MB.
+        public var maximumBytes = 8 << 20
         public init() {}
     }
 
     private struct Entry {
         var result: TXTLookupResult
         var expires: Double
-        var sequence: Int
+        /// When the entry was last stored or served, for least-recently-used eviction.
+        var lastUsed: Int
+        var bytes: Int
     }
 
     private let upstream: any TTLTXTResolver
@@ -31,6 +42,7 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
     private var inFlight = Set<String>()
     private var counters = (queries: 0, hits: 0)
     private var sequence = 0
+    private var totalBytes = 0
 
     /// - Parameter clock: seconds on a monotonic clock (injected for tests).
     public init(upstream: any TTLTXTResolver, limits: Limits = Limits(),
@@ -46,14 +58,41 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
         return counters
     }
 
+    /// The entries held now, and the bytes they are counted as (at most `Limits.maximumBytes`).
+    public var size: (entries: Int, bytes: Int) {
+        condition.lock(); defer { condition.unlock() }
+        return (entries.count, totalBytes)
+    }
+
+    /// What an entry is counted as: the bytes of its name and text, plus a fixed overhead per
+    /// entry and per record for the dictionary slot and the string headers.
+    public static func size(name: String, result: TXTLookupResult) -> Int {
+        let text: Int
+        switch result {
+        case .records(let list): text = list.reduce(0) { $0 + 32 + $1.utf8.count }
+        case .nameNotFound: text = 0
+        case .temporaryFailure(let reason): text = reason.utf8.count
+        }
+        return 96 + name.utf8.count + text
+    }
+
     /// The cached answer if it is still fresh, without asking the server.
     public func immediateLookupTXT(_ name: String) -> TXTLookupResult? {
         var key = name.lowercased()
         while key.hasSuffix(".") { key.removeLast() }
         condition.lock()
         defer { condition.unlock() }
-        guard let e = entries[key], e.expires > clock() else { return nil }
+        guard let result = freshEntry(key) else { return nil }
         counters.hits += 1
+        return result
+    }
+
+    /// The fresh entry for a key, marked as used now. Call with the lock held.
+    private func freshEntry(_ key: String) -> TXTLookupResult? {
+        guard var e = entries[key], e.expires > clock() else { return nil }
+        sequence += 1
+        e.lastUsed = sequence
+        entries[key] = e
         return e.result
     }
 
@@ -62,10 +101,10 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
         while key.hasSuffix(".") { key.removeLast() }
         condition.lock()
         while true {
-            if let e = entries[key], e.expires > clock() {
+            if let result = freshEntry(key) {
                 counters.hits += 1
                 condition.unlock()
-                return e.result
+                return result
             }
             if !inFlight.contains(key) { break }
             condition.wait()
@@ -76,35 +115,48 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
 
         let (result, ttl) = upstream.lookupTXTWithTTL(key)
 
-        let keep: Double
+        var keep: Double
         switch result {
         case .records(let list) where !list.isEmpty:
             keep = min(limits.maximumTTL, max(limits.minimumTTL, Double(ttl ?? 0)))
+            // A record KeyRecord refuses (RFC 6376 gives no limit; 16 KiB is ours) is never worth memory.
+            if list.contains(where: { $0.utf8.count > KeyRecord.maximumLength }) { keep = 0 }
         case .records, .nameNotFound:
             keep = limits.negativeTTL
         case .temporaryFailure:
             keep = limits.temporaryFailureTTL
         }
+        let bytes = Self.size(name: key, result: result)
         condition.lock()
         inFlight.remove(key)
-        if keep > 0 {
+        if keep > 0, bytes <= limits.maximumBytes, limits.maximumEntries > 0 {
             let now = clock()
-            if entries.count >= limits.maximumEntries { evict(now: now) }
+            if let old = entries.removeValue(forKey: key) { totalBytes -= old.bytes }
+            if entries.count >= limits.maximumEntries || totalBytes + bytes > limits.maximumBytes {
+                evict(now: now, making: bytes)
+            }
             sequence += 1
-            entries[key] = Entry(result: result, expires: now + keep, sequence: sequence)
+            entries[key] = Entry(result: result, expires: now + keep, lastUsed: sequence, bytes: bytes)
+            totalBytes += bytes
         }
         condition.broadcast()
         condition.unlock()
         return result
     }
 
-    /// Drops expired entries, then the tenth that expires soonest (oldest first) if still full.
-    private func evict(now: Double) {
+    /// Makes room for an entry of `bytes`: drops the expired entries, then the least recently used
+    /// until a tenth of the entries and of the bytes is free besides it (so that eviction, a sort,
+    /// runs once per many insertions, not at each). Call with the lock held.
+    private func evict(now: Double, making bytes: Int) {
         entries = entries.filter { $0.value.expires > now }
-        if entries.count >= limits.maximumEntries {
-            let drop = entries.sorted { ($0.value.expires, $0.value.sequence) < ($1.value.expires, $1.value.sequence) }
-                .prefix(max(1, limits.maximumEntries / 10))
-            for (k, _) in drop { entries.removeValue(forKey: k) }
+        totalBytes = entries.values.reduce(0) { $0 + $1.bytes }
+        let entryTarget = limits.maximumEntries - max(1, limits.maximumEntries / 10)
+        let byteTarget = limits.maximumBytes - bytes - limits.maximumBytes / 10
+        guard entries.count > entryTarget || totalBytes > byteTarget else { return }
+        for (k, e) in entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            if entries.count <= entryTarget && totalBytes <= byteTarget { break }
+            entries.removeValue(forKey: k)
+            totalBytes -= e.bytes
         }
     }
 }

@@ -302,7 +302,11 @@ public enum KeyCheck {
             checks.append(sizeCheck(key, selector: selector, domain: domain))
         } catch {
             let other: KeyRecord.KeyType = record.keyType == .rsa ? .ed25519 : .rsa
-            if let key = try? PublicKey(type: other, publicKeyData: record.publicKeyData) {
+            if error.code == .keyExponentUnusable {
+                checks.append(.init("key", .fail,
+                    "p= is not a usable key: \(error.reason), so receivers refuse it. Fix: make a new key with "
+                    + "dkimkey generate (it uses 65537) and publish its record."))
+            } else if let key = try? PublicKey(type: other, publicKeyData: record.publicKeyData) {
                 misTyped = key
                 let said = record.keyType == .rsa && lenient["k"] == nil ? "has no k= (which means rsa)"
                                                                          : "says k=\(record.keyType.rawValue)"

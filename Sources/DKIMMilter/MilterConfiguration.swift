@@ -23,7 +23,7 @@ public struct MilterConfiguration: Sendable {
     /// Verify everything not signed (Mode v).
     public var verifies = true
     /// Where libmilter listens: `local:/path`, `unix:/path`, `inet:PORT@HOST`, `inet6:PORT@HOST`.
-    public var socket = "inet:8891@127.0.0.1"
+    public var socket = MilterConfiguration.defaultSocket
     /// Domains signed with `selector` and `keyFile` (the simple single-key setup).
     public var domains: [String] = []
     public var selector: String?
@@ -81,4 +81,21 @@ public struct MilterConfiguration: Sendable {
     public var multipleSignatures = false
 
     public init() {}
+
+    /// The socket used when none is configured: a unix socket in a directory only root, the
+    /// milter's user and group postfix can enter (see `MilterSocketDirectory`). The milter protocol
+    /// has no authentication, so a TCP socket, even on 127.0.0.1, lets every local user have any
+    /// message signed with our keys (issue 18); `inet:` stays available for those who choose it.
+    public static let defaultSocket = "local:/run/dkim-milter/dkim-milter.sock"
+
+    /// The default socket inside Postfix's queue directory, where a chrooted smtpd and cleanup
+    /// (Debian's master.cf) can reach it, as `unix:/dkim-milter/dkim-milter.sock`.
+    public static let chrootedPostfixSocket = "local:\(PostfixChroot.queueDirectory)/dkim-milter/dkim-milter.sock"
+
+    /// The socket of a run without configuration and without --socket: `defaultSocket`, or
+    /// `chrootedPostfixSocket` when master.cf runs smtpd or cleanup chrooted, so that the lines
+    /// printed for main.cf work on a stock Debian Postfix.
+    public static func zeroConfigurationSocket(chroot: PostfixChroot) -> String {
+        chroot.smtpd || chroot.cleanup ? chrootedPostfixSocket : defaultSocket
+    }
 }

@@ -83,8 +83,14 @@ public final class MilterHost: Sendable {
         }
         reloadThread.start()
         if let mask { _ = Glibc.umask(mode_t(mask)) }
-        if socket.hasPrefix("local:") || socket.hasPrefix("unix:") {
-            let path = String(socket.drop(while: { $0 != ":" }).dropFirst())
+        let unixPath = MilterSocketDirectory.unixPath(of: socket)
+        if let path = unixPath {
+            do {
+                try MilterSocketDirectory.prepare(socketPath: path, userID: userID)
+            } catch {
+                log.error("\(error)")
+                return 1
+            }
             // A stale socket from an earlier run would make the bind fail.
             var st = stat()
             if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
@@ -95,6 +101,17 @@ public final class MilterHost: Sendable {
         } catch {
             log.error("\(error)")
             return 1
+        }
+        if let path = unixPath {
+            MilterSocketDirectory.restrict(socketPath: path, umaskConfigured: mask != nil)
+            if let warning = MilterSocketDirectory.reachabilityWarning(socketPath: path) { log.warning(warning) }
+        } else {
+            let host = socket.lowercased().split(separator: "@").last ?? ""
+            let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host)
+            let others = loopback ? "" : " and every host that reaches it"
+            log.warning("\(socket): the milter protocol has no authentication, so every local user\(others) can "
+                + "have mail signed with our keys; the default unix socket (\(MilterConfiguration.defaultSocket)) "
+                + "lets in only root, the milter's user and group postfix")
         }
         if let pidFile {
             do {

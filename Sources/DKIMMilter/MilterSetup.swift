@@ -45,18 +45,40 @@ public enum MilterSetup {
         return name.isEmpty ? "localhost" : name
     }
 
-    /// The lines to add to Postfix's main.cf for a socket.
-    public static func postfixLines(for socket: String) -> [String] {
-        var target = socket
+    /// The lines to add to Postfix's main.cf for a socket, each milter path as the service that
+    /// uses it sees it (smtpd for `smtpd_milters`, cleanup for `non_smtpd_milters`; see `PostfixChroot`).
+    public static func postfixLines(for socket: String, chroot: PostfixChroot = .none) -> [String] {
+        var smtpd = socket
+        var cleanup = socket
         let lower = socket.lowercased()
         if lower.hasPrefix("inet:") || lower.hasPrefix("inet6:") {
             let rest = socket.split(separator: ":", maxSplits: 1)[1]
             let parts = rest.split(separator: "@", maxSplits: 1).map(String.init)
             let host = parts.count > 1 ? parts[1] : "127.0.0.1"
-            target = "inet:\(host):\(parts[0])"
-        } else if lower.hasPrefix("local:") || lower.hasPrefix("unix:") {
-            target = "unix:" + socket.split(separator: ":", maxSplits: 1)[1]
+            smtpd = "inet:\(host):\(parts[0])"
+            cleanup = smtpd
+        } else if let path = MilterSocketDirectory.unixPath(of: socket) {
+            smtpd = "unix:" + (chroot.path(path, chrooted: chroot.smtpd) ?? path)
+            cleanup = "unix:" + (chroot.path(path, chrooted: chroot.cleanup) ?? path)
         }
-        return ["smtpd_milters = \(target)", "non_smtpd_milters = \(target)", "milter_default_action = tempfail"]
+        return ["smtpd_milters = \(smtpd)", "non_smtpd_milters = \(cleanup)", "milter_default_action = tempfail"]
+    }
+
+    /// For a unix socket outside Postfix's queue directory: why a chrooted smtpd or cleanup cannot
+    /// reach it and the fix (`isProblem`) when master.cf chroots them, else the same as a note.
+    public static func postfixChrootAdvice(for socket: String,
+                                           chroot: PostfixChroot) -> (text: String, isProblem: Bool)? {
+        let queue = PostfixChroot.queueDirectory
+        guard let path = MilterSocketDirectory.unixPath(of: socket), !path.hasPrefix(queue + "/") else { return nil }
+        let fix = "start dkim-milter with --socket local:\(queue)/dkim-milter/dkim-milter.sock (Socket in a "
+            + "configuration file) and write unix:/dkim-milter/dkim-milter.sock in smtpd_milters and "
+            + "non_smtpd_milters: a chrooted Postfix daemon resolves that path inside \(queue)"
+        let blind = [("smtpd", chroot.smtpd), ("cleanup", chroot.cleanup)].filter(\.1).map(\.0)
+        if blind.isEmpty {
+            return ("if Postfix's smtpd or cleanup run chrooted (master.cf chroot column y, Debian's default), "
+                + "they cannot reach \(path): then \(fix)", false)
+        }
+        return ("Postfix's \(blind.joined(separator: " and ")) run chrooted in \(queue) (master.cf chroot column "
+            + "y) and cannot reach \(path). Fix: \(fix); or set their chroot column in master.cf to n", true)
     }
 }

@@ -19,6 +19,20 @@ final class OpenSSLKey: @unchecked Sendable {
 
     var bitCount: Int { Int(EVP_PKEY_get_bits(pointer)) }
 
+    /// The RSA public exponent, as much of it as a check needs: its size in bits, whether it is
+    /// odd, and its value when it fits 64 bits. Nil for a key that is not RSA.
+    var rsaPublicExponent: (bits: Int, isOdd: Bool, value: UInt64?)? {
+        guard keyType == .rsa else { return nil }
+        var bn: OpaquePointer?
+        guard EVP_PKEY_get_bn_param(pointer, OSSL_PKEY_PARAM_RSA_E, &bn) == 1, let bn else {
+            ERR_clear_error()
+            return nil
+        }
+        defer { BN_free(bn) }
+        let bits = Int(BN_num_bits(bn))
+        return (bits, BN_is_odd(bn) == 1, bits <= 64 ? UInt64(BN_get_word(bn)) : nil)
+    }
+
     /// RSA PKCS#1 v1.5 over a SHA-256 digest, or Ed25519 (PureEdDSA) over the digest bytes (RFC 8463 §3).
     func sign(digest: [UInt8]) throws(DKIMError) -> [UInt8] {
         switch keyType {

@@ -10,7 +10,11 @@ struct DKIMMilterCommand: ParsableCommand {
         discussion: """
             With no configuration it signs with every key in KEYS-DIR/<domain>/<selector>.pem \
             (mail from internal hosts and authenticated users), verifies everything else, and \
-            listens on inet:8891@127.0.0.1. An existing opendkim.conf works with --config. \
+            listens on local:/run/dkim-milter/dkim-milter.sock, or on \
+            local:/var/spool/postfix/dkim-milter/dkim-milter.sock when /etc/postfix/master.cf runs smtpd or \
+            cleanup chrooted (Debian's default); the directory is made when missing (group postfix, mode \
+            0750) and the socket is 0660, so only root, the milter's user and Postfix can connect. It prints \
+            the lines to add to main.cf. An existing opendkim.conf works with --config. \
             Reload keys and configuration with SIGUSR1; stop with SIGTERM.
             """)
 
@@ -23,7 +27,10 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "The key store used without a configuration file.")
     var keysDir: String = "Keys"
 
-    @Option(help: "The socket, overriding the configuration: local:/path, inet:PORT@HOST, inet6:PORT@HOST.")
+    @Option(help: """
+        The socket, overriding the configuration: local:/path, inet:PORT@HOST, inet6:PORT@HOST \
+        (a TCP socket lets every local user have mail signed: the milter protocol has no authentication).
+        """)
     var socket: String?
 
     @Option(help: "Take keys from this records file (NAME RECORD lines) instead of DNS.")
@@ -47,7 +54,12 @@ struct DKIMMilterCommand: ParsableCommand {
 
     func load(_ path: String?, warnings: inout [String]) throws(ConfigurationError) -> MilterConfiguration {
         var c = MilterConfiguration()
-        if let path { c = try MilterConfiguration(file: path, warnings: &warnings) } else { c.keysDirectory = keysDir }
+        if let path {
+            c = try MilterConfiguration(file: path, warnings: &warnings)
+        } else {
+            c.keysDirectory = keysDir
+            c.socket = MilterConfiguration.zeroConfigurationSocket(chroot: PostfixChroot.installed())
+        }
         if let socket {
             try MilterSocketAddress.validate(socket)
             c.socket = socket
@@ -90,8 +102,14 @@ struct DKIMMilterCommand: ParsableCommand {
         if !keys.isEmpty {
             log.info("signing " + keys.map { "\($0.domain) (s=\($0.selector), \($0.algorithm.rawValue))" }.joined(separator: ", "))
         }
+        let chroot = PostfixChroot.installed()
         if config == nil {
-            log.info("add to Postfix's main.cf:\n    " + MilterSetup.postfixLines(for: c.socket).joined(separator: "\n    "))
+            log.info("add to Postfix's main.cf:\n    "
+                + MilterSetup.postfixLines(for: c.socket, chroot: chroot).joined(separator: "\n    "))
+        }
+        if let advice = MilterSetup.postfixChrootAdvice(for: c.socket, chroot: chroot),
+           advice.isProblem || config == nil {
+            if advice.isProblem { log.warning(advice.text) } else { log.info(advice.text) }
         }
         let configPath = config
         let keysDir = self.keysDir

@@ -18,6 +18,8 @@ struct CheckTests {
         static let rsa1024 = try! PrivateKey.generate(type: .rsa, bits: 1024)
         static let rsa512 = try! PrivateKey.generate(type: .rsa, bits: 512)
         static let ed25519 = try! PrivateKey.generate(type: .ed25519)
+        /// A 3072-bit key whose public exponent has 3071 bits (issue 18): costly to verify.
+        static let hugeExponent = try! PrivateKey(pemOrSeed: Fixtures.text("keys/rsa3072-huge-exponent.pem"))
     }
 
     static func p(_ key: PrivateKey) -> String { Base64.encode(key.publicKeyData) }
@@ -189,6 +191,15 @@ struct CheckTests {
             expectStatus(failed, "key", .fail, containing: ["512 bits", "1024", "dkimkey generate"])
             #expect(failed.matches, "the key is the private key's half, but too small")
             #expect(!failed.passed && failed.exitCode == 1)
+        }
+
+        /// Receivers refuse an RSA exponent above 32 bits (issue 18); check says so although the
+        /// record is the private key's own half.
+        @Test func aPublishedKeyWithAHugePublicExponentFailsNamingTheExponent() {
+            let r = judge(record(Keys.hugeExponent), key: Keys.hugeExponent)
+            expectStatus(r, "key", .fail, containing: ["the RSA public exponent has 3071 bits; at most 32 are accepted",
+                                                       "dkimkey generate"])
+            #expect(!r.passed && r.exitCode == 1, "\(r.text())")
         }
 
         @Test func aKeyOfAnotherTypeThanKIsNamed() {

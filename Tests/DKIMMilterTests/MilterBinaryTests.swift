@@ -1,5 +1,6 @@
 import DKIM
 import DKIMOpenSSL
+import DKIMMilter
 import DKIMTestSupport
 import Foundation
 import MilterClient
@@ -501,5 +502,142 @@ final class UncheckedBox<T>: @unchecked Sendable {
         #expect(r.reply == "a")
         #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=temperror"), "\(kind)")
         #expect(elapsed < 5, "\(kind): \(elapsed) s with DNSTimeout 1 and 2 tries")
+    }
+}
+
+/// Issue 18, finding 6: the zero-config socket. The milter protocol has no authentication, so the
+/// old default `inet:8891@127.0.0.1` signed mail for every local user. Each test starts dkim-milter
+/// as the README's `swift run dkim-milter` does (no configuration, no --socket) in a mount namespace
+/// of its own where the socket's parent (/run, or /var/spool/postfix on a chrooted Postfix such as
+/// Debian's) is an empty tmpfs, so the machine's own is never touched. Needs root (CI is).
+@Suite(.serialized) struct MilterDefaultSocketTests {
+    static let socket = MilterConfiguration.zeroConfigurationSocket(chroot: PostfixChroot.installed())
+    static let socketPath = String(socket.dropFirst("local:".count))
+    static let directory = (socketPath as NSString).deletingLastPathComponent
+    static let parent = (directory as NSString).deletingLastPathComponent
+
+    /// Runs `command` in a new mount namespace whose `parent` is an empty tmpfs (root's, mode 0755).
+    /// unshare and sh exec, so the pid is the command's own.
+    static func inPrivateRun(_ command: [String], log: String) throws -> SpawnedProcess {
+        try #require(getuid() == 0, "needs root: a mount namespace with a private \(parent), and setpriv")
+        return try SpawnedProcess("/usr/bin/unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                                                       "mount -t tmpfs -o mode=0755 tmpfs \(parent) && exec \"$@\"",
+                                                       "sh"] + command, output: log)
+    }
+
+    /// Runs a command as `user:group` (no other groups) inside the mount namespace of `pid`.
+    static func asUser(_ user: String, _ group: String, in pid: pid_t,
+                       _ command: [String]) throws -> ProcessRunner.Result {
+        try ProcessRunner.run("/usr/bin/nsenter", ["--target", "\(pid)", "--mount", "--", "/usr/bin/setpriv",
+                                                   "--reuid=\(user)", "--regid=\(group)", "--clear-groups"] + command,
+                              timeout: 30)
+    }
+
+    /// A python3 one-liner that connects to the socket: exit 0 when connected, 13 on EACCES.
+    static let connect = ["/usr/bin/python3", "-c", """
+        import errno, socket, sys
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(sys.argv[1])
+        except OSError as e:
+            print(e); sys.exit(13 if e.errno == errno.EACCES else 1)
+        """, socketPath]
+
+    /// The inodes of the sockets a process holds (`socket:[N]` links in /proc/PID/fd).
+    static func socketInodes(_ pid: pid_t) -> Set<String> {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return Set(fds.compactMap { fd -> String? in
+            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                  link.hasPrefix("socket:[") else { return nil }
+            return String(link.dropFirst(8).dropLast())
+        })
+    }
+
+    /// The inodes of the sockets listed in a /proc/net table (`tcp`, `tcp6`: column 10; `unix`: column 7).
+    static func inodes(inProcNet table: String, column: Int) -> [String: String] {
+        let text = (try? String(contentsOfFile: "/proc/net/" + table, encoding: .utf8)) ?? ""
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            if fields.count > column { out[fields[column]] = fields.count > column + 1 ? fields[column + 1] : "" }
+        }
+        return out
+    }
+
+    @Test func theDefaultSocketIsAUnixSocketThatOnlyRootAndPostfixCanReachAndNoTCPPort() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        let log = dir + "/milter.log"
+        let milter = try Self.inPrivateRun([MilterProcess.executable, "--keys-dir", store,
+                                            "--test-records", Fixtures.corpus + "/keys.txt"], log: log)
+        defer { milter.stop() }
+        let seen = "/proc/\(milter.pid)/root" + Self.socketPath  // the namespace's socket, seen by root
+        let deadline = Date().addingTimeInterval(20)
+        var st = stat()
+        var listening: MilterConnection?
+        while listening == nil && milter.isRunning && Date() < deadline {
+            listening = try? MilterConnection(socket: "unix:" + seen, timeout: 10)
+            if listening == nil { usleep(50_000) }
+        }
+        let output = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let c = try #require(listening, "nothing listens at \(Self.socketPath): \(output())")
+        #expect(stat(seen, &st) == 0)
+        #expect((st.st_mode & S_IFMT) == S_IFSOCK)
+        #expect(st.st_mode & 0o777 == 0o660, "socket mode \(String(st.st_mode & 0o777, radix: 8))")
+        var d = stat()
+        #expect(stat((seen as NSString).deletingLastPathComponent, &d) == 0)
+        #expect(d.st_mode & 0o7777 == 0o750, "directory mode \(String(d.st_mode & 0o7777, radix: 8))")
+        #expect(d.st_uid == 0)
+        let postfix = getgrnam("postfix").map { $0.pointee.gr_gid }
+        if let postfix {
+            #expect(d.st_gid == postfix && st.st_gid == postfix, "groups \(d.st_gid), \(st.st_gid)")
+        }
+
+        // It serves there (root connects), and it has no TCP socket at all.
+        try c.negotiate()
+        _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+        #expect(try c.send(message: MilterFixtures.message).message.starts(with: Array("DKIM-Signature:".utf8)))
+        let mine = Self.socketInodes(milter.pid)
+        let tcp = Set(Self.inodes(inProcNet: "tcp", column: 9).keys)
+            .union(Self.inodes(inProcNet: "tcp6", column: 9).keys)
+        #expect(mine.intersection(tcp).isEmpty, "TCP sockets: \(mine.intersection(tcp))")
+        let unix = Self.inodes(inProcNet: "unix", column: 6)
+        #expect(unix.contains { mine.contains($0.key) && $0.value == Self.socketPath },
+                "no listening unix socket at \(Self.socketPath)")
+
+        // nobody may not connect; the same uid with group postfix may (so the refusal is the mode's).
+        let refused = try Self.asUser("nobody", "nogroup", in: milter.pid, Self.connect)
+        #expect(refused.status == 13, "nobody: status \(refused.status) \(refused.stdoutText) \(refused.stderr)")
+        if postfix != nil {
+            let allowed = try Self.asUser("nobody", "postfix", in: milter.pid, Self.connect)
+            #expect(allowed.status == 0,
+                    "group postfix: status \(allowed.status) \(allowed.stdoutText) \(allowed.stderr)")
+        }
+        // The lines printed for Postfix name that socket as Postfix sees it, and nothing warns.
+        for line in MilterSetup.postfixLines(for: Self.socket, chroot: PostfixChroot.installed()) {
+            #expect(output().contains("\n    " + line), "\(line) not in: \(output())")
+        }
+        #expect(!output().contains("cannot reach"), "\(output())")
+    }
+
+    /// Not root, and the socket's directory missing: the start fails at once, naming the path and the fix.
+    @Test func withoutRootAMissingSocketDirectoryStopsTheStartNamingThePathAndTheFix() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        chmod(dir, 0o755)
+        let log = dir + "/milter.log"
+        let milter = try Self.inPrivateRun(["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                            MilterProcess.executable, "--keys-dir", dir + "/Keys",
+                                            "--test-records", Fixtures.corpus + "/keys.txt"], log: log)
+        defer { milter.stop() }
+        let deadline = Date().addingTimeInterval(20)
+        while milter.isRunning && Date() < deadline { usleep(50_000) }
+        #expect(!milter.isRunning, "still running as nobody without a socket directory")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        for words in ["cannot create the socket directory \(Self.directory): Permission denied",
+                      "start dkim-milter as root", "install -d -m 0750", "--socket local:/path"] {
+            #expect(output.contains(words), "\(output)")
+        }
     }
 }
