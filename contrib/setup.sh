@@ -8,6 +8,7 @@ packages=(
   libmilter-dev       # libmilter: the dkim-milter daemon
   python3-dkim        # dkimpy: interoperability tests
   python3-dnspython   # DNS for dkimpy in the tests
+  python3-authres     # an RFC 8601 parser, reading the Authentication-Results we write (security tests)
   libmail-dkim-perl   # Perl Mail::DKIM: interoperability tests
   libnet-dns-perl
   opendkim            # OpenDKIM milter: interoperability tests and benchmarks

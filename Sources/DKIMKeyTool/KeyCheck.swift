@@ -59,13 +59,14 @@ public struct KeyCheckReport: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Lines for people: the name, the record, one line per check, and the verdict.
+    /// Lines for people: the name, the record, one line per check, and the verdict. What DNS
+    /// said is escaped (`Printable.escaped`): a record cannot put control bytes on the terminal.
     public func text() -> String {
-        var lines = ["Looked up TXT \(name)"]
-        if let record { lines.append("Record: \(record)") }
+        var lines = ["Looked up TXT \(Printable.escaped(name))"]
+        if let record { lines.append("Record: \(Printable.escaped(record))") }
         for c in checks {
             let word = switch c.status { case .ok: "OK  "; case .warn: "WARN"; case .fail: "FAIL" }
-            lines.append("\(word) \(c.check): \(c.message)")
+            lines.append("\(word) \(c.check): \(Printable.escaped(c.message))")
         }
         let fails = checks.filter { $0.status == .fail }.count
         if passed {

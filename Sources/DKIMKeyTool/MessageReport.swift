@@ -90,17 +90,19 @@ public struct MessageReport: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Lines for people.
+    /// Lines for people. What the message or DNS said is escaped (`Printable.escaped`): an ESC
+    /// in `s=` cannot colour the terminal, and a folded `c=` cannot start a line of its own.
     public func text() -> String {
+        func e(_ text: String) -> String { Printable.escaped(text, limit: 400) }
         var lines: [String] = []
         let count = signatures.count
-        let from = fromDomain.map { "From domain \($0)" } ?? "no single From address"
-        lines.append("\(file): \(count == 0 ? "no DKIM signature (dkim=none)" : "\(count) signature\(count == 1 ? "" : "s")"); \(from)")
+        let from = fromDomain.map { "From domain \(e($0))" } ?? "no single From address"
+        lines.append("\(e(file)): \(count == 0 ? "no DKIM signature (dkim=none)" : "\(count) signature\(count == 1 ? "" : "s")"); \(from)")
         for s in signatures {
-            var line = "  [\(s.index)] d=\(s.domain ?? "-") s=\(s.selector ?? "-") a=\(s.algorithm ?? "-"): \(s.result)"
-            line += s.result == "pass" ? (s.aligned ? ", aligned with From" : ", not aligned with From") : " — \(s.reason)"
+            var line = "  [\(s.index)] d=\(e(s.domain ?? "-")) s=\(e(s.selector ?? "-")) a=\(e(s.algorithm ?? "-")): \(s.result)"
+            line += s.result == "pass" ? (s.aligned ? ", aligned with From" : ", not aligned with From") : " — \(e(s.reason))"
             lines.append(line)
-            for e in s.explanation ?? [] { lines.append("      \(e)") }
+            for x in s.explanation ?? [] { lines.append("      \(e(x))") }
         }
         return lines.joined(separator: "\n")
     }

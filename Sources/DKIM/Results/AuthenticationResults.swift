@@ -47,16 +47,17 @@ public enum AuthenticationResults {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `header.i`: RFC 8601 §2.3 allows `[ [ local-part ] "@" ] domain-name` bare; anything else
-    /// (a quoted local part, say) is written as a quoted-string.
+    /// `header.i`: RFC 8601 §2.3 writes `[ [ local-part ] "@" ] domain-name` as it is, the local
+    /// part a dot-atom or a quoted-string (RFC 5322 §3.4.1); anything else as a quoted-string.
     static func identityValue(_ identity: String) -> String {
         let bytes = Array(identity.utf8)
         if let at = bytes.lastIndex(of: 0x40) {
             let local = bytes[..<at]
             let domain = bytes[(at + 1)...]
-            let dotAtom = local.split(separator: 0x2E, omittingEmptySubsequences: false)
-                .allSatisfy { !$0.isEmpty && $0.allSatisfy { TagValueSyntax.isAtext($0) && $0 < 0x80 } }
-            if (local.isEmpty || dotAtom) && TagValueSyntax.isDomainName(domain) { return identity }
+            if (local.isEmpty || (local.allSatisfy { $0 < 0x80 } && TagValueSyntax.isLocalPart(local)))
+                && TagValueSyntax.isDomainName(domain) {
+                return identity
+            }
         }
         return propertyValue(identity)
     }
