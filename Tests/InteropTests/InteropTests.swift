@@ -21,10 +21,13 @@ import Testing
         /// Mail::DKIM 1.20230212 has no Ed25519.
         var verifiesEd25519: Bool { self != .maildkim }
 
-        /// Verifies several files in one run: file → results by index.
-        func verify(_ files: [String]) throws -> [String: [String]] {
+        /// Verifies several files in one run: file → results by index. `raw`: the oracle judges the
+        /// exact bytes (`verify --raw`: lines end at any LF, nothing is converted).
+        func verify(_ files: [String], records: String = InteropTests.records,
+                    raw: Bool = false) throws -> [String: [String]] {
             let (exe, base) = command
-            let r = try ProcessRunner.run(exe, base + ["verify", "--records", InteropTests.records] + files, timeout: 300)
+            let options = ["verify", "--records", records] + (raw ? ["--raw"] : [])
+            let r = try ProcessRunner.run(exe, base + options + files, timeout: 300)
             #expect(r.status == 0, "\(self) verify failed: \(r.stderr)")
             var out: [String: [String]] = [:]
             for line in r.stdoutText.split(separator: "\n") {

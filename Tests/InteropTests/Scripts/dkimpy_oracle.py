@@ -2,12 +2,16 @@
 """dkimpy (python3-dkim 1.1.4) as a DKIM reference oracle.  Run with /usr/bin/python3.
 
 usage:
-  dkimpy_oracle.py verify --records KEYS.txt [-v] FILE.eml [FILE.eml ...]
+  dkimpy_oracle.py verify --records KEYS.txt [--raw] [-v] FILE.eml [FILE.eml ...]
       One line per DKIM-Signature field, top-most first: "INDEX RESULT"
       (or "FILE<TAB>INDEX<TAB>RESULT" when several files are given).
       RESULT: pass | fail | permerror | temperror.  No signature: no line.
       Keys come from KEYS.txt (NAME<TAB>RECORD[<TAB>STRINGS], !TEMPFAIL =
       temporary failure, unlisted = NXDOMAIN), never from DNS.
+      dkimpy always gets the file's bytes unchanged.  Signature fields are
+      counted in the CRLF reading of the file (an LF-only file read as CRLF);
+      --raw counts them with lines ending at any LF, CRLF or bare (for files
+      that mix line endings).
       -v writes dkimpy's reason for each result to stderr.
   dkimpy_oracle.py sign --key KEY --domain D --selector S
                         [--algorithm rsa-sha256|ed25519-sha256]
@@ -48,9 +52,9 @@ class Capture(logging.Handler):
             self.errors.append(record.getMessage())
 
 
-def verify_file(path, recs, verbose):
+def verify_file(path, recs, verbose, exact=False):
     raw = oc.read_file(path)
-    nsigs = len(oc.signature_fields(oc.read_message(path)))
+    nsigs = len(oc.signature_fields(raw, raw=True) if exact else oc.signature_fields(oc.read_message(path)))
 
     def dnsfunc(name, timeout=5):
         r = recs.get(name.decode('ascii', 'replace').lower().rstrip('.'))
@@ -139,7 +143,7 @@ def sign(opts, path):
 def run(cmd, opts, files):
     if cmd == 'verify':
         recs = oc.load_records(opts['records'])
-        oc.print_results(files, [verify_file(f, recs, opts.get('v')) for f in files])
+        oc.print_results(files, [verify_file(f, recs, opts.get('v'), opts.get('raw', False)) for f in files])
     else:
         sign(opts, files[0])
 

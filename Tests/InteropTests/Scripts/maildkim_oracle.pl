@@ -2,7 +2,7 @@
 # Perl Mail::DKIM (libmail-dkim-perl 1.20230212) as a DKIM reference oracle.
 #
 # usage:
-#   maildkim_oracle.pl verify --records KEYS.txt [-v] FILE.eml [FILE.eml ...]
+#   maildkim_oracle.pl verify --records KEYS.txt [--raw] [-v] FILE.eml [FILE.eml ...]
 #       One line per DKIM-Signature field, top-most first: "INDEX RESULT"
 #       (or "FILE<TAB>INDEX<TAB>RESULT" when several files are given).
 #       Mail::DKIM::Verifier->new(Strict => 1) (RFC 8301: no rsa-sha1, no
@@ -13,6 +13,9 @@
 #       real Net::DNS packets: TXT split into <=255-byte strings (or the
 #       STRINGS column), NXDOMAIN for unlisted names, SERVFAIL for !TEMPFAIL.
 #       -v writes Mail::DKIM's detail for each result to stderr.
+#       --raw gives Mail::DKIM the file's exact bytes, never converted (for
+#       files that mix line endings); signature fields are still counted by
+#       Mail::DKIM's own header parser.
 #   maildkim_oracle.pl sign --key RSA.pem --domain D --selector S
 #                           [--algorithm rsa-sha256] [--canonicalization relaxed/simple]
 #                           [--headers from:to:subject] [--body-length] FILE.eml
@@ -20,7 +23,7 @@
 #       CRLF line endings (an LF-only input is converted).  RSA keys only
 #       (this Mail::DKIM cannot do Ed25519).  --headers becomes h= verbatim.
 #
-# LF-only input files (no CRLF at all) are converted to CRLF first.
+# LF-only input files (no CRLF at all) are converted to CRLF first (not with verify --raw).
 # Exit status: 0 ok, 1 I/O or signing error, 2 usage error.
 use strict;
 use warnings;
@@ -32,7 +35,7 @@ use Mail::DKIM::DNS;
 use Net::DNS;
 
 my $USAGE = <<'EOT';
-usage: maildkim_oracle.pl verify --records KEYS.txt [-v] FILE.eml [FILE.eml ...]
+usage: maildkim_oracle.pl verify --records KEYS.txt [--raw] [-v] FILE.eml [FILE.eml ...]
        maildkim_oracle.pl sign --key RSA.pem --domain D --selector S [--algorithm rsa-sha256]
                                [--canonicalization relaxed/simple] [--headers from:to:subject]
                                [--body-length] FILE.eml
@@ -116,11 +119,11 @@ sub load_records {
 }
 
 sub verify_file {
-    my ( $path, $verbose ) = @_;
+    my ( $path, $verbose, $raw ) = @_;
     local $SIG{__WARN__} = sub { print STDERR "$path: warning: $_[0]" if $verbose };
     my $dkim = FieldVerifier->new( Strict => 1 );
     $dkim->{fields} = [];
-    $dkim->PRINT( read_message($path) );
+    $dkim->PRINT( $raw ? slurp($path) : read_message($path) );
     $dkim->CLOSE;
     my @out;
     foreach my $f ( @{ $dkim->{fields} } ) {
@@ -186,7 +189,7 @@ my $cmd = shift @ARGV // '';
 if ( $cmd eq '-h' || $cmd eq '--help' ) { print $USAGE; exit 0 }
 fail_usage('expected "verify" or "sign"') unless $cmd eq 'verify' || $cmd eq 'sign';
 my %takes = $cmd eq 'verify'
-  ? ( '--records' => 1, '-v' => 0 )
+  ? ( '--records' => 1, '--raw' => 0, '-v' => 0 )
   : map { $_ => 1 } qw(--key --domain --selector --algorithm --canonicalization --headers);
 $takes{'--body-length'} = 0 if $cmd eq 'sign';
 my ( %opt, @files );
@@ -209,7 +212,7 @@ if ( $cmd eq 'verify' ) {
       unless defined $opt{records} && @files;
     Mail::DKIM::DNS::resolver( RecordsResolver->new( load_records( $opt{records} ) ) );
     foreach my $file (@files) {
-        my $res = verify_file( $file, $opt{v} );
+        my $res = verify_file( $file, $opt{v}, $opt{raw} );
         my $i = 0;
         foreach my $r (@$res) {
             $i++;

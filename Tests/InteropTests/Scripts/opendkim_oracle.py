@@ -2,12 +2,17 @@
 """OpenDKIM 2.11 (the real `opendkim` milter) as a DKIM reference oracle.
 
 usage:
-  opendkim_oracle.py verify --records KEYS.txt [-v] FILE.eml [FILE.eml ...]
+  opendkim_oracle.py verify --records KEYS.txt [--raw] [-v] FILE.eml [FILE.eml ...]
       One line per DKIM-Signature field, top-most first: "INDEX RESULT"
       (or "FILE<TAB>INDEX<TAB>RESULT" when several files are given).  RESULT
       is the dkim= value of OpenDKIM's Authentication-Results entry for that
       signature (pass, fail, neutral, policy, permerror, temperror, ...), or
       "none" when OpenDKIM reported nothing for it.  No signature: no line.
+      By default an LF-only file is converted to CRLF and the header is split
+      at CRLF only.  --raw hands over the exact bytes, for files that mix line
+      endings: lines end at any LF (CRLF or bare), each header field goes to
+      the milter with its inner line breaks as stored (only its final one
+      removed, the protocol carries none), the body goes as stored.
       -v writes the Authentication-Results values and milter actions to stderr.
   opendkim_oracle.py sign --key KEY.pem --domain D --selector S
                           [--algorithm rsa-sha256|ed25519-sha256]
@@ -184,14 +189,18 @@ class OpenDKIM:
         except OSError:
             return '(no log)'
 
-    def run(self, msg, client_ip):
-        """msg: CRLF bytes -> (action, added fields)."""
-        fields, body = oc.split_message(msg)
+    def run(self, msg, client_ip, exact=False):
+        """msg: CRLF bytes (exact: the file's bytes, split by oc.split_raw) -> (action, added fields)."""
+        fields, body = oc.split_raw(msg) if exact else oc.split_message(msg)
         raw = []
         for f in fields:
             if b':' in f:
                 name, _, value = f.partition(b':')
-                raw.append((name, value[:-2] if value.endswith(b'\r\n') else value))
+                if exact:
+                    value = oc.strip_terminator(value)
+                elif value.endswith(b'\r\n'):
+                    value = value[:-2]
+                raw.append((name, value))
         m = Milter(self.sock)
         try:
             return m.message(raw, body, client_ip)
@@ -236,8 +245,8 @@ def ar_entries(value):
     return out
 
 
-def verify_results(msg, added):
-    sigs = oc.signature_fields(msg)
+def verify_results(msg, added, exact=False):
+    sigs = oc.signature_fields(msg, raw=exact)
     entries = [e for n, v in added if n.lower() == b'authentication-results' for e in ar_entries(v)]
     result = [None] * len(sigs)
     left = []
@@ -258,18 +267,20 @@ def verify_results(msg, added):
 
 def verify(opts, files):
     recs = oc.load_records(opts['records'])
-    msgs = [oc.read_message(path) for path in files]  # fail early, before starting opendkim
+    exact = opts.get('raw', False)
+    read = oc.read_file if exact else oc.read_message
+    msgs = [read(path) for path in files]  # fail early, before starting opendkim
     keys = b''.join(name.encode() + b' ' + b''.join(strings) + b'\n'  # TestPublicKeys format
                     for name, strings in sorted(recs.items()) if strings is not oc.TEMPFAIL)
     od = OpenDKIM(['Mode sv', 'TestPublicKeys {dir}/keys'], [('keys', keys)])
     try:
         results = []
         for path, msg in zip(files, msgs):
-            action, added = od.run(msg, '192.0.2.1')
+            action, added = od.run(msg, '192.0.2.1', exact)
             if opts.get('v'):
                 sys.stderr.write('%s: action %s\n' % (path, action) + ''.join(
                     '  %s:%s\n' % (n.decode('latin-1'), v.decode('utf-8', 'replace')) for n, v in added))
-            results.append(verify_results(msg, added))
+            results.append(verify_results(msg, added, exact))
     finally:
         od.stop()
     oc.print_results(files, results)

@@ -4,6 +4,7 @@ Records file format (keys.txt): `NAME<TAB>RECORD[<TAB>STRINGS]`, `#` comments,
 RECORD `!TEMPFAIL` = temporary DNS failure, unlisted name = NXDOMAIN,
 STRINGS = the TXT character-strings separated by the three bytes `" "`.
 """
+import re
 import sys
 
 TEMPFAIL = object()
@@ -70,13 +71,41 @@ def split_message(msg):
     return fields, body
 
 
+def split_raw(msg):
+    """Exact bytes (`verify --raw`) -> (list of raw header fields, body as stored).
+
+    A line ends at every LF, CRLF or bare; a line starting with SP or HT continues the
+    field; the first empty line ("\\n" or "\\r\\n") ends the header.  Each field keeps its
+    line breaks exactly as stored (the final one too); nothing is converted, and a bare
+    CR is data."""
+    lines = re.findall(rb'[^\n]*\n|[^\n]+\Z', msg)
+    fields = []
+    for i, line in enumerate(lines):
+        if line in (b'\n', b'\r\n'):
+            return fields, b''.join(lines[i + 1:])
+        if fields and line[:1] in (b' ', b'\t'):
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields, b''
+
+
+def strip_terminator(raw_field):
+    """A raw field without its final line break (CRLF or bare LF), as the milter protocol carries it."""
+    if raw_field.endswith(b'\r\n'):
+        return raw_field[:-2]
+    return raw_field[:-1] if raw_field.endswith(b'\n') else raw_field
+
+
 def field_name(raw):
     return raw.split(b':', 1)[0].rstrip(b' \t') if b':' in raw else b''
 
 
-def signature_fields(msg):
-    """Raw DKIM-Signature fields (name matched case-insensitively), top first."""
-    return [f for f in split_message(msg)[0] if field_name(f).lower() == b'dkim-signature']
+def signature_fields(msg, raw=False):
+    """Raw DKIM-Signature fields (name matched case-insensitively), top first.
+    raw: msg is the file's exact bytes, split by split_raw (`verify --raw`)."""
+    fields = split_raw(msg)[0] if raw else split_message(msg)[0]
+    return [f for f in fields if field_name(f).lower() == b'dkim-signature']
 
 
 def tag(raw_field, name):
@@ -99,11 +128,11 @@ def print_results(files, results):
 
 
 def parse_args(argv, sign_opts):
-    """verify --records F [-v] FILE...  |  sign OPTIONS FILE.  sign_opts: option -> takes a value."""
+    """verify --records F [--raw] [-v] FILE...  |  sign OPTIONS FILE.  sign_opts: option -> takes a value."""
     if not argv or argv[0] not in ('verify', 'sign'):
         raise UsageError('expected "verify" or "sign"')
     cmd, opts, files = argv[0], {}, []
-    allowed = {'--records': True, '-v': False} if cmd == 'verify' else sign_opts
+    allowed = {'--records': True, '--raw': False, '-v': False} if cmd == 'verify' else sign_opts
     it = iter(argv[1:])
     for a in it:
         if a.startswith('-') and a != '-':
