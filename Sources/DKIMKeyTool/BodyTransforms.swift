@@ -1,19 +1,48 @@
 import DKIM
 
-/// Body rewrites that mail systems commonly apply, used to explain a body hash mismatch.
+/// Body rewrites that mail systems (and broken signers) commonly apply, used to explain a body
+/// hash mismatch: each is one entry of `all`, tried in turn by `FailureExplainer`.
 enum BodyTransforms {
-    /// Every LF not preceded by CR written as CRLF.
-    static func bareLFToCRLF(_ body: [UInt8]) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(body.count + 64)
-        var changed = false
-        var previous: UInt8 = 0
-        for b in body {
-            if b == 0x0A && previous != 0x0D { out.append(0x0D); changed = true }
-            out.append(b)
-            previous = b
+    /// The body as the verifier read it (every line ending CRLF) and as the file stores it.
+    struct Body {
+        var read: [UInt8]
+        var stored: [UInt8]
+    }
+
+    /// One rewrite: a short name for the list of what was tried, the sentence when it explains
+    /// the mismatch, and the body it would give (nil when it changes nothing).
+    struct Transform: Sendable {
+        var name: String
+        var finding: String
+        var apply: @Sendable (Body) -> [UInt8]?
+    }
+
+    static let all: [Transform] = [
+        Transform(name: "bare LF line endings",
+                  finding: "the signer hashed the body with its bare LF line endings as stored; RFC 6376 §5.3 requires "
+                      + "converting them to CRLF before signing, which is what verifiers do",
+                  apply: { $0.stored != $0.read && !$0.stored.isEmpty ? $0.stored : nil }),
+        Transform(name: "trailing whitespace",
+                  finding: "whitespace added at line ends in transit: it passes with trailing whitespace removed",
+                  apply: { trailingWhitespaceRemoved($0.read) }),
+        Transform(name: "8-bit/quoted-printable re-encoding",
+                  finding: "the body was re-encoded from 8-bit to quoted-printable in transit: it passes decoded",
+                  apply: { quotedPrintableDecoded($0.read) }),
+        Transform(name: "quoted-printable encoding of 8-bit text",
+                  finding: "8-bit content was re-encoded: it passes when encoded as quoted-printable",
+                  apply: { quotedPrintableEncoded($0.read) }),
+    ]
+
+    /// The bytes after the header section as the file stores them: after the first empty line,
+    /// whether it ends in CRLF or a bare LF.
+    static func storedBody(of message: [UInt8]) -> [UInt8] {
+        var lineStart = 0
+        for (i, b) in message.enumerated() where b == 0x0A {
+            let line = message[lineStart..<i]
+            if line.isEmpty || (line.count == 1 && line.first == 0x0D) { return Array(message[(i + 1)...]) }
+            lineStart = i + 1
         }
-        return changed ? out : nil
+        return []
     }
 
     /// SP and HTAB removed before every CRLF.

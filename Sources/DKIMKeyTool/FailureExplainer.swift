@@ -1,5 +1,4 @@
 import DKIM
-import DKIMOpenSSL
 
 /// `dkimkey verify --explain`: what failed (body hash, header hash, key, policy) and which
 /// common transformations in transit would make the signature pass again, found by re-hashing.
@@ -9,7 +8,7 @@ struct FailureExplainer {
 
     private struct Parsed {
         var headers: [HeaderField] = []
-        var body: [UInt8] = []
+        var body = BodyTransforms.Body(read: [], stored: [])
     }
 
     private func parse() -> Parsed {
@@ -18,11 +17,18 @@ struct FailureExplainer {
             switch e {
             case .header(let f): parsed.headers.append(f)
             case .endOfHeaders: break
-            case .body(let chunk): parsed.body.append(contentsOf: chunk)
+            case .body(let chunk): parsed.body.read.append(contentsOf: chunk)
             }
         }
         try? MessageParser.parseWhole(message, handle)
+        parsed.body.stored = BodyTransforms.storedBody(of: message)
         return parsed
+    }
+
+    private func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = verifier.crypto.makeSHA256()
+        digest.update(bytes)
+        return digest.finalize()
     }
 
     func explain(_ v: SignatureVerification) -> [String] {
@@ -34,7 +40,7 @@ struct FailureExplainer {
             if let signature = v.signature { out += bodyCulprits(signature) }
         case .signatureMismatch:
             out.append("what failed: the header hash — the body is intact (bh= matches), but the signature over the header fields does not verify")
-            if let signature = v.signature { out += headerCulprits(signature, index: v.index) }
+            if let signature = v.signature { out += headerCulprits(signature, index: v.index, keyRecord: v.keyRecord) }
         case .keyNotFound, .keyUnavailable, .keySyntax, .keyRevoked, .keyUnusable, .keyTypeMismatch,
              .keyHashNotAllowed, .keyServiceNotAllowed, .keyStrictIdentity:
             out.append("what failed: the key — \(error.reason)")
@@ -52,7 +58,8 @@ struct FailureExplainer {
     // MARK: Body
 
     private func bodyHash(_ body: [UInt8], _ signature: DKIMSignature) -> [UInt8] {
-        var hasher = BodyHasher(signature.canonicalization.body, lengthLimit: signature.bodyLength, digest: SHA256Digest())
+        var hasher = BodyHasher(signature.canonicalization.body, lengthLimit: signature.bodyLength,
+                                digest: verifier.crypto.makeSHA256())
         hasher.update(body)
         return hasher.finalize()
     }
@@ -60,23 +67,17 @@ struct FailureExplainer {
     private func bodyCulprits(_ signature: DKIMSignature) -> [String] {
         let body = parse().body
         var found: [String] = []
-        func attempt(_ label: String, _ candidate: [UInt8]?) {
-            guard let candidate, candidate != body else { return }
-            if bodyHash(candidate, signature) == signature.bodyHash { found.append("likely culprit: \(label)") }
+        for transform in BodyTransforms.all {
+            guard let candidate = transform.apply(body), candidate != body.read else { continue }
+            if bodyHash(candidate, signature) == signature.bodyHash { found.append("likely culprit: " + transform.finding) }
         }
-        attempt("bare LF line endings in the body: it passes with every LF written as CRLF",
-                BodyTransforms.bareLFToCRLF(body))
-        attempt("whitespace added at line ends in transit: it passes with trailing whitespace removed",
-                BodyTransforms.trailingWhitespaceRemoved(body))
-        if let cut = BodyTransforms.prefixMatching(body, signature: signature, hash: bodyHash) {
-            found.append("likely culprit: content appended after signing (a list footer or disclaimer): the first \(cut) bytes of the body pass; everything after them was added")
+        if let cut = BodyTransforms.prefixMatching(body.read, signature: signature, hash: bodyHash) {
+            found.append("likely culprit: content appended after signing (a list footer or disclaimer): the first \(cut) "
+                + "bytes of the body pass; everything after them was added")
         }
-        attempt("the body was re-encoded from 8-bit to quoted-printable in transit: it passes decoded",
-                BodyTransforms.quotedPrintableDecoded(body))
-        attempt("8-bit content was re-encoded: it passes when encoded as quoted-printable",
-                BodyTransforms.quotedPrintableEncoded(body))
         if found.isEmpty {
-            found.append("no common transformation (line endings, trailing whitespace, appended footer, 8-bit/quoted-printable) explains it: the text itself was changed")
+            let tried = (BodyTransforms.all.map(\.name) + ["an appended footer"]).joined(separator: ", ")
+            found.append("no common transformation (\(tried)) explains it: the text itself was changed")
             if signature.canonicalization.body == .simple {
                 found.append("hint: c=.../simple breaks on any whitespace change; relaxed body canonicalization is more robust")
             }
@@ -86,21 +87,21 @@ struct FailureExplainer {
 
     // MARK: Headers
 
-    private func headerCulprits(_ signature: DKIMSignature, index: Int) -> [String] {
+    private func headerCulprits(_ signature: DKIMSignature, index: Int, keyRecord: KeyRecord?) -> [String] {
         let headers = parse().headers
         var found: [String] = []
         let sigFields = headers.filter { $0.hasName("dkim-signature") }
-        guard index - 1 < sigFields.count, case .records(let records) = verifier.resolver.lookupTXT(signature.keyQueryName),
-              let record = records.lazy.compactMap({ try? KeyRecord(parsing: $0) }).first,
-              let key = try? PublicKey(type: record.keyType, publicKeyData: record.publicKeyData) else {
-            return ["the key could not be fetched again to test further"]
+        // The verification already holds the key record: no second lookup.
+        guard index - 1 < sigFields.count, let record = keyRecord,
+              let key = try? verifier.crypto.verifyingKey(type: record.keyType, publicKeyData: record.publicKeyData) else {
+            return ["the key could not be read again to test further"]
         }
         let field = sigFields[index - 1]
         func verifies(_ canonicalization: Canonicalization, _ fields: [HeaderField]) -> Bool {
             guard let input = try? HeaderHashInput.input(fields, signatureField: field, canonicalization: canonicalization) else {
                 return false
             }
-            return key.isValidSignature(signature.signatureData, forDigest: SHA256Digest.hash(input))
+            return key.isValidSignature(signature.signatureData, forDigest: sha256(input))
         }
         if signature.canonicalization.header == .simple {
             // Undo the common rewrites of relays, one kind at a time, and see if the signature returns.
