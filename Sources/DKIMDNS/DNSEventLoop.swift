@@ -37,9 +37,10 @@ final class DNSEventLoop: @unchecked Sendable {
 
     /// Starts the thread; it keeps the loop alive until `stop()`.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = Self.threadName
-        thread.start()
+        Thread { [self] in
+            Thread.current.name = Self.threadName
+            run()
+        }.start()
     }
 
     /// Queries submitted and not yet completed.
