@@ -58,11 +58,12 @@ public final class DNSClient: Sendable {
             throw DKIMError(.invalidArgument, "the DNS client needs at least one name server")
         }
         guard configuration.timeout > 0, configuration.tries > 0, configuration.maximumOutstanding > 0 else {
-            throw DKIMError(.invalidArgument, "the DNS timeout, tries and maximum of outstanding queries must be above 0")
+            throw DKIMError(.invalidArgument,
+                            "the DNS timeout, tries and maximum of outstanding queries must be above 0")
         }
         let settings = DNSTransaction.Settings(
-            servers: configuration.nameservers, timeoutNanoseconds: UInt64(configuration.timeout * 1e9),
-            tries: configuration.tries, udpPayloadSize: configuration.udpPayloadSize)
+            servers: configuration.nameservers, timeoutNanoseconds: UInt64(min(configuration.timeout, 3600) * 1e9),
+            tries: min(configuration.tries, 100), udpPayloadSize: configuration.udpPayloadSize)
         guard let loop = DNSEventLoop(settings: settings, rotate: configuration.rotate,
                                       maximumOutstanding: configuration.maximumOutstanding) else {
             throw DKIMError(.internalError, "the DNS client cannot create its wake-up descriptor (errno \(errno))")
@@ -101,7 +102,8 @@ public final class DNSClient: Sendable {
     /// Sends a query and waits for its result (for command-line tools and other threads that
     /// may block). Without a deadline the tries bound the wait: timeout × tries × servers.
     /// Must not be called from a completion.
-    public func lookup(_ name: String, type: DNSRecordType, deadline: DispatchTime = .distantFuture) -> DNSLookupResult {
+    public func lookup(_ name: String, type: DNSRecordType,
+                       deadline: DispatchTime = .distantFuture) -> DNSLookupResult {
         precondition(!loop.isLoopThread, "DNSClient.lookup called from a completion would wait for itself")
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()

@@ -69,8 +69,8 @@ final class DNSEventLoop: @unchecked Sendable {
             immediate.append((completion, .temporaryFailure(.tooManyOutstanding(limit: maximumOutstanding))))
         } else {
             outstanding += 1
-            let first = rotate ? rotation % settings.servers.count : 0
-            rotation &+= 1
+            let first = rotate ? rotation : 0
+            rotation = (rotation + 1) % settings.servers.count
             submitted.append(DNSTransaction(query: query, deadline: deadline, settings: settings, firstServer: first,
                                             completion: completion))
         }

@@ -128,7 +128,9 @@ public final class FakeDNSServer: @unchecked Sendable {
             var from = sockaddr_storage()
             var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = withUnsafeMutablePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength) }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength)
+                }
             }
             guard n >= 12, isRunning else { continue }
             for (reply, fromDecoyPort) in respond(to: Array(buffer[0..<n]), overTCP: false) {
@@ -150,7 +152,8 @@ public final class FakeDNSServer: @unchecked Sendable {
             var tv = timeval(tv_sec: 1, tv_usec: 0)
             setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             while isRunning, let prefix = Self.read(connection, 2) {
-                guard let query = Self.read(connection, Int(prefix[0]) << 8 | Int(prefix[1])), query.count >= 12 else { break }
+                let length = Int(prefix[0]) << 8 | Int(prefix[1])
+                guard let query = Self.read(connection, length), query.count >= 12 else { break }
                 for (reply, fromDecoyPort) in respond(to: query, overTCP: true) where !fromDecoyPort {
                     let framed = [UInt8(reply.count >> 8), UInt8(reply.count & 0xFF)] + reply
                     _ = send(connection, framed, framed.count, Int32(MSG_NOSIGNAL))
@@ -211,7 +214,8 @@ public final class FakeDNSServer: @unchecked Sendable {
             for r in records {
                 out += r.owner
                 out += [UInt8(r.type >> 8), UInt8(r.type & 0xFF), 0, 1]
-                out += [UInt8(r.ttl >> 24), UInt8((r.ttl >> 16) & 0xFF), UInt8((r.ttl >> 8) & 0xFF), UInt8(r.ttl & 0xFF)]
+                out += [UInt8(r.ttl >> 24), UInt8((r.ttl >> 16) & 0xFF), UInt8((r.ttl >> 8) & 0xFF),
+                        UInt8(r.ttl & 0xFF)]
                 out += [UInt8(r.data.count >> 8), UInt8(r.data.count & 0xFF)]
                 out += r.data
             }
@@ -264,7 +268,8 @@ public final class FakeDNSServer: @unchecked Sendable {
             case .mx(let exchanges, let ttl):
                 if type == 15 {
                     records += exchanges.map {
-                        (owner, 15, ttl, [UInt8($0.preference >> 8), UInt8($0.preference & 0xFF)] + Self.encodeName($0.exchange))
+                        let preference = [UInt8($0.preference >> 8), UInt8($0.preference & 0xFF)]
+                        return (owner, 15, ttl, preference + Self.encodeName($0.exchange))
                     }
                 }
                 break resolve

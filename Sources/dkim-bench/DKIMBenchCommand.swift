@@ -15,7 +15,8 @@ struct DKIMBenchCommand: ParsableCommand {
 
 /// Key lookup latency against a DNS server: a lookup every time, and through the cache.
 struct DNS: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure TXT lookup latency: res_nquery, DNSClient, cached.")
+    static let configuration = CommandConfiguration(
+        abstract: "Measure TXT lookup latency: res_nquery, DNSClient, cached.")
 
     @Option(help: "The DNS server, IP:PORT (a loopback test server).") var nameserver: String
     @Option(help: "The name to look up (it should have a TXT record).") var name: String
