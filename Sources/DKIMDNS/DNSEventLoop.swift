@@ -37,10 +37,7 @@ final class DNSEventLoop: @unchecked Sendable {
 
     /// Starts the thread; it keeps the loop alive until `stop()`.
     func start() {
-        Thread { [self] in
-            Thread.current.name = Self.threadName
-            run()
-        }.start()
+        Thread { [self] in run() }.start()
     }
 
     /// Queries submitted and not yet completed.
@@ -106,6 +103,7 @@ final class DNSEventLoop: @unchecked Sendable {
         var all = sigset_t()
         sigfillset(&all)
         pthread_sigmask(SIG_BLOCK, &all, nil)
+        Self.nameThisThread()
         lock.lock()
         loopThread = pthread_self()
         lock.unlock()
@@ -163,6 +161,14 @@ final class DNSEventLoop: @unchecked Sendable {
             }
             active = remaining
         }
+    }
+
+    /// Names the calling thread for ps and /proc (pthread_setname_np is not imported).
+    private static func nameThisThread() {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = threadName.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     private func finish(_ transaction: DNSTransaction, _ result: DNSLookupResult) {
