@@ -20,12 +20,37 @@ public enum LoopbackSocket {
     /// A new socket bound to 127.0.0.1 on a port the kernel picks, and that port; nil when it
     /// cannot be made (errno says why). The caller closes it.
     public static func bound(_ kind: Kind) -> (fd: Int32, port: Int)? {
-        let fd = socket(AF_INET, kind.type, 0)
+        bound(kind, port: 0)
+    }
+
+    /// A new socket bound to 127.0.0.1 (or ::1 when `ipv6`) on `port`, 0 for one the kernel
+    /// picks, and the port bound; nil when it cannot be made (errno says why).
+    public static func bound(_ kind: Kind, port: Int, ipv6: Bool = false) -> (fd: Int32, port: Int)? {
+        let fd = socket(ipv6 ? AF_INET6 : AF_INET, kind.type, 0)
         guard fd >= 0 else { return nil }
-        var address = address()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        var bound = -1
+        let ok: Bool
+        if ipv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = UInt16(port).bigEndian
+            address.sin6_addr = in6addr_loopback
+            var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            ok = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+                }
+            }
+            bound = Int(UInt16(bigEndian: address.sin6_port))
+        } else {
+            var address = address(port: port)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            ok = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+                }
+            }
+            bound = Int(UInt16(bigEndian: address.sin_port))
         }
         guard ok else {
             let saved = errno
@@ -33,6 +58,6 @@ public enum LoopbackSocket {
             errno = saved
             return nil
         }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        return (fd, bound)
     }
 }
