@@ -17,9 +17,8 @@ let package = Package(
         // OpenSSL's libcrypto, wrapped once by DKIMOpenSSL.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "DKIMOpenSSL", dependencies: ["DKIM", "COpenSSL"]),
-        // glibc's resolver, wrapped once by DKIMDNS.
-        .systemLibrary(name: "CResolv"),
-        .target(name: "DKIMDNS", dependencies: ["DKIM", "CResolv"]),
+        // DNS: an event-driven stub client (one poll thread for every outstanding query) and the key cache.
+        .target(name: "DKIMDNS", dependencies: ["DKIM"]),
         // libmilter, wrapped once by DKIMMilter (only MilterCallbacks.swift calls smfi_*).
         .systemLibrary(name: "CMilter", pkgConfig: "milter", providers: [.apt(["libmilter-dev"])]),
         .target(name: "DKIMMilter", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS", "CMilter"]),

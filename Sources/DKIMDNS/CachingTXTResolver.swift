@@ -12,7 +12,7 @@ import Foundation
 /// first, then the least recently used. An answer holding a record longer than a key record may be
 /// (`KeyRecord.maximumLength`) is passed on but never kept: it can only ever be refused, and
 /// keeping it would let anyone who publishes such records fill the memory.
-public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable {
+public final class CachingTXTResolver: ImmediateTXTResolver, AsyncTXTResolver, @unchecked Sendable {
     public struct Limits: Sendable {
         public var minimumTTL: Double = 60
         public var maximumTTL: Double = 3600
@@ -40,6 +40,8 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
     private let condition = NSCondition()
     private var entries: [String: Entry] = [:]
     private var inFlight = Set<String>()
+    /// Asynchronous lookups waiting for a query another lookup started.
+    private var waiters: [String: [@Sendable (TXTLookupResult, UInt32?) -> Void]] = [:]
     private var counters = (queries: 0, hits: 0)
     private var sequence = 0
     private var totalBytes = 0
@@ -78,8 +80,7 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
 
     /// The cached answer if it is still fresh, without asking the server.
     public func immediateLookupTXT(_ name: String) -> TXTLookupResult? {
-        var key = name.lowercased()
-        while key.hasSuffix(".") { key.removeLast() }
+        let key = Self.key(name)
         condition.lock()
         defer { condition.unlock() }
         guard let result = freshEntry(key) else { return nil }
@@ -97,8 +98,7 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
     }
 
     public func lookupTXT(_ name: String) -> TXTLookupResult {
-        var key = name.lowercased()
-        while key.hasSuffix(".") { key.removeLast() }
+        let key = Self.key(name)
         condition.lock()
         while true {
             if let result = freshEntry(key) {
@@ -112,9 +112,53 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
         inFlight.insert(key)
         counters.queries += 1
         condition.unlock()
-
         let (result, ttl) = upstream.lookupTXTWithTTL(key)
+        store(key, result, ttl)
+        return result
+    }
 
+    /// The cached answer at once when fresh; otherwise one query (shared with every lookup of
+    /// the name already under way) whose answer comes to `completion` by `deadline`. Without an
+    /// asynchronous upstream the query is made on the calling thread.
+    public func lookupTXT(_ name: String, deadline: DispatchTime,
+                          completion: @escaping @Sendable (TXTLookupResult, UInt32?) -> Void) {
+        let key = Self.key(name)
+        condition.lock()
+        if let result = freshEntry(key) {
+            counters.hits += 1
+            condition.unlock()
+            completion(result, nil)
+            return
+        }
+        if inFlight.contains(key) {
+            waiters[key, default: []].append(completion)
+            condition.unlock()
+            return
+        }
+        inFlight.insert(key)
+        counters.queries += 1
+        condition.unlock()
+        guard let async = upstream as? any AsyncTXTResolver else {
+            let (result, ttl) = upstream.lookupTXTWithTTL(key)
+            store(key, result, ttl)
+            completion(result, ttl)
+            return
+        }
+        async.lookupTXT(key, deadline: deadline) { [self] result, ttl in
+            store(key, result, ttl)
+            completion(result, ttl)
+        }
+    }
+
+    private static func key(_ name: String) -> String {
+        var key = name.lowercased()
+        while key.hasSuffix(".") { key.removeLast() }
+        return key
+    }
+
+    /// Keeps an answer for as long as its kind allows, ends the query under way, and hands the
+    /// answer to the lookups that waited for it.
+    private func store(_ key: String, _ result: TXTLookupResult, _ ttl: UInt32?) {
         var keep: Double
         switch result {
         case .records(let list) where !list.isEmpty:
@@ -139,9 +183,10 @@ public final class CachingTXTResolver: ImmediateTXTResolver, @unchecked Sendable
             entries[key] = Entry(result: result, expires: now + keep, lastUsed: sequence, bytes: bytes)
             totalBytes += bytes
         }
+        let waiting = waiters.removeValue(forKey: key) ?? []
         condition.broadcast()
         condition.unlock()
-        return result
+        for w in waiting { w(result, ttl) }
     }
 
     /// Makes room for an entry of `bytes`: drops the expired entries, then the least recently used

@@ -19,8 +19,8 @@ extension DNSClient: TTLTXTResolver, AsyncTXTResolver {
         }
     }
 
-    /// RFC 6376 §6.1.2: NXDOMAIN and NODATA mean no key (NODATA as no records, as
-    /// `SystemTXTResolver` gives it); every failure is temporary.
+    /// RFC 6376 §6.1.2: NXDOMAIN and NODATA mean no key (NODATA as no records, which the
+    /// verifier reports as "no TXT record"); every failure is temporary.
     static func txtResult(_ result: DNSLookupResult, name: String) -> (result: TXTLookupResult, ttl: UInt32?) {
         switch result {
         case .answer(let answer):

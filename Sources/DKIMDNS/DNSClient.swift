@@ -73,8 +73,8 @@ public final class DNSClient: Sendable {
         loop.start()
     }
 
-    /// The parameters of `SystemTXTResolver`: one server as `IP` or `IP:PORT` (IPv4, or IPv6
-    /// as `[IP]:PORT`), or nil for the servers of /etc/resolv.conf; seconds per try; tries.
+    /// One server as `IP` or `IP:PORT` (IPv4, or IPv6 as `[IP]:PORT`), or nil for the servers of
+    /// /etc/resolv.conf; seconds per try; tries.
     public convenience init(nameserver: String? = nil, timeout: Int = 5, tries: Int = 2) throws(DKIMError) {
         var configuration = Configuration.system()
         if let nameserver { configuration.nameservers = [try DNSNameserver(nameserver)] }

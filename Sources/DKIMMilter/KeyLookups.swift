@@ -1,77 +1,41 @@
 import DKIM
+import DKIMDNS
 import Dispatch
 import Foundation
 
-/// Runs the key lookups of messages being verified, on threads of its own (never GCD's global
-/// pool, so a DNS outage cannot take the threads the rest of the process needs), and lets each
-/// message wait for its answers only until its deadline.
+/// The key lookups of one message being verified, started at end of headers and filled in as
+/// answers arrive, so DNS time overlaps the body transfer.
 ///
-/// Answers a table or a warm cache holds are taken at once, without a thread hop.
-public final class KeyLookupPool: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var queue: [(name: String, resolver: any TXTResolver, pending: PendingLookups)] = []
-    private let maximumQueued: Int
-
-    /// - Parameters:
-    ///   - threads: lookups run at the same time at most.
-    ///   - maximumQueued: lookups waiting for a thread at most; more are answered as a temporary
-    ///     failure at once rather than piling up.
-    public init(threads: Int = 16, maximumQueued: Int = 4096) {
-        self.maximumQueued = maximumQueued
-        for i in 0..<max(1, threads) {
-            let t = Thread { [unowned self] in self.work() }
-            t.name = "dkim-dns-\(i)"
-            t.start()
-        }
-    }
-
-    /// Starts looking the names up (the resolver is the message's policy's: a reload may change it).
-    public func start(_ names: [String], resolver: any TXTResolver) -> PendingLookups {
-        let pending = PendingLookups()
-        let immediate = resolver as? any ImmediateTXTResolver
-        for name in names {
-            if let answer = immediate?.immediateLookupTXT(name) {
-                pending.record(name, answer)
-                continue
-            }
-            condition.lock()
-            if queue.count < maximumQueued {
-                queue.append((name, resolver, pending))
-                condition.signal()
-                condition.unlock()
-            } else {
-                condition.unlock()
-                pending.record(name, .temporaryFailure(reason: "too many key lookups under way"))
-            }
-        }
-        return pending
-    }
-
-    private func work() {
-        while true {
-            condition.lock()
-            while queue.isEmpty { condition.wait() }
-            let (name, resolver, pending) = queue.removeFirst()
-            condition.unlock()
-            // A message that gave up waiting no longer needs its answer.
-            if pending.isAbandoned { continue }
-            pending.record(name, resolver.lookupTXT(name))
-        }
-    }
-}
-
-/// The answers of one message's lookups, filled in as they arrive.
-public final class PendingLookups: @unchecked Sendable {
+/// Lookups cost no thread: answers at hand (a table, a warm cache) are taken at once, the rest
+/// go to the event-driven DNS client (`AsyncTXTResolver`), whose one thread serves every query
+/// of the process. A dead server therefore delays only the messages whose keys it holds, and
+/// each of them no longer than its own deadline (RFC 6376 §6.1.2: then the key is unavailable,
+/// a temperror).
+public final class KeyLookups: @unchecked Sendable {
     private let condition = NSCondition()
     private var answers: [String: TXTLookupResult] = [:]
-    private var abandoned = false
+    public let names: [String]
+    public let deadline: DispatchTime
 
-    var isAbandoned: Bool {
-        condition.lock(); defer { condition.unlock() }
-        return abandoned
+    /// Starts looking the names up through the message's resolver.
+    public init(_ names: [String], resolver: any TXTResolver, deadline: DispatchTime) {
+        self.names = names
+        self.deadline = deadline
+        let immediate = resolver as? any ImmediateTXTResolver
+        let async = resolver as? any AsyncTXTResolver
+        for name in names {
+            if let answer = immediate?.immediateLookupTXT(name) {
+                record(name, answer)
+            } else if let async {
+                async.lookupTXT(name, deadline: deadline) { [self] result, _ in record(name, result) }
+            } else {
+                // A resolver that can only block (none the milter builds): ask on this thread.
+                record(name, resolver.lookupTXT(name))
+            }
+        }
     }
 
-    func record(_ name: String, _ answer: TXTLookupResult) {
+    private func record(_ name: String, _ answer: TXTLookupResult) {
         condition.lock()
         answers[name] = answer
         condition.broadcast()
@@ -79,17 +43,19 @@ public final class PendingLookups: @unchecked Sendable {
     }
 
     /// Waits until every name has an answer or the deadline has passed; names still without an
-    /// answer then are left out (the caller treats them as a temporary failure).
+    /// answer then are left out (the session treats them as a temporary failure).
     /// - Returns: the answers and the seconds spent waiting.
-    public func wait(for names: [String], until deadline: Date) -> (answers: [String: TXTLookupResult], waited: Double) {
-        let start = Date()
+    public func wait() -> (answers: [String: TXTLookupResult], waited: Double) {
+        let start = DispatchTime.now()
         condition.lock()
         while names.contains(where: { answers[$0] == nil }) {
-            if !condition.wait(until: deadline) { break }
+            let now = DispatchTime.now()
+            guard now < deadline else { break }
+            let left = Double(deadline.uptimeNanoseconds - now.uptimeNanoseconds) / 1e9
+            _ = condition.wait(until: Date().addingTimeInterval(left))
         }
-        abandoned = true
         let out = answers
         condition.unlock()
-        return (out, Date().timeIntervalSince(start))
+        return (out, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
     }
 }

@@ -78,8 +78,8 @@ enum MilterCallbacks {
     final class Connection {
         var session: MilterSession?
         var noReply: UInt = 0
-        /// The key lookups of the message being verified, and when its DNS wait ends.
-        var lookups: (names: [String], pending: PendingLookups, deadline: Date)?
+        /// The key lookups of the message being verified.
+        var lookups: KeyLookups?
     }
 
     private static func connection(_ ctx: OpaquePointer?) -> Connection? {
@@ -175,8 +175,7 @@ enum MilterCallbacks {
 
     private static let endOfHeaders: @convention(c) (OpaquePointer?) -> sfsistat = { ctx in
         MilterCallbacks.inFlight {
-            guard let c = MilterCallbacks.connection(ctx), let s = c.session,
-                  let h = MilterHost.current.withLock({ $0 }) else { return SMFIS_TEMPFAIL }
+            guard let c = MilterCallbacks.connection(ctx), let s = c.session else { return SMFIS_TEMPFAIL }
             s.addMacros(MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"]))
             switch s.endOfHeaders() {
             case .accept:
@@ -185,8 +184,8 @@ enum MilterCallbacks {
                 return SMFIS_CONTINUE
             case .lookUp(let names):
                 // DNS overlaps the body; the message waits for it at end of message, until the deadline.
-                let deadline = Date().addingTimeInterval(s.policy.configuration.dnsDeadline)
-                c.lookups = (names, h.lookups.start(names, resolver: s.policy.resolver), deadline)
+                let deadline = DispatchTime.now() + s.policy.configuration.dnsDeadline
+                c.lookups = KeyLookups(names, resolver: s.policy.resolver, deadline: deadline)
                 return SMFIS_CONTINUE
             }
         }
@@ -207,7 +206,7 @@ enum MilterCallbacks {
 
     private static func finishMessage(_ ctx: OpaquePointer?) -> sfsistat {
         guard let c = MilterCallbacks.connection(ctx), let s = c.session else { return SMFIS_TEMPFAIL }
-        let answers = c.lookups.map { $0.pending.wait(for: $0.names, until: $0.deadline) }
+        let answers = c.lookups?.wait()
         c.lookups = nil
         let (actions, outcome) = s.endOfMessage(macros: MilterCallbacks.macros(ctx, ["i"]),
                                                 keys: answers?.answers ?? [:], dnsWait: answers?.waited ?? 0)

@@ -164,6 +164,7 @@ extension MilterConfiguration {
         case "testpublickeys": testPublicKeys = try path()
         case "nameservers": nameservers = try list()
         case "dnstimeout": dnsTimeout = try int(1...300)
+        case "dnsdeadline": dnsDeadline = Double(try int(1...250))
         case "userid": userID = value
         case "umask":
             guard let m = Int(value, radix: 8), (0...0o777).contains(m) else {

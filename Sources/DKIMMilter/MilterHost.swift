@@ -15,8 +15,6 @@ public final class MilterHost: Sendable {
     let busyCallbacks = Locked(0)
     public let log: MilterLog
     let reload: @Sendable () throws -> MilterPolicy
-    /// The threads key lookups run on, for every policy the host serves.
-    let lookups = KeyLookupPool()
 
     /// - Parameters:
     ///   - policy: the configuration to serve.

@@ -20,15 +20,22 @@ public enum MilterSetup {
                 throw ConfigurationError("TestPublicKeys \(file): \(error.reason)")
             }
         } else {
-            if c.nameservers.count > 1 {
-                warnings.append("Nameservers: only the first, \(c.nameservers[0]), is used")
-            }
             do {
-                // One cache for all connections: keys are asked for once per TTL, not per message.
-                resolver = CachingTXTResolver(upstream: try SystemTXTResolver(nameserver: c.nameservers.first,
-                                                                              timeout: c.dnsTimeout, tries: 2))
-            } catch {
+                // One event-driven client and one cache for all connections: keys are asked for
+                // once per TTL, not per message, and no lookup holds a thread.
+                var dns = DNSClient.Configuration.system()
+                if !c.nameservers.isEmpty {
+                    var servers: [DNSNameserver] = []
+                    for n in c.nameservers { servers.append(try DNSNameserver(n)) }
+                    dns.nameservers = servers
+                }
+                dns.timeout = Double(max(1, c.dnsTimeout))
+                dns.tries = 2
+                resolver = CachingTXTResolver(upstream: try DNSClient(configuration: dns))
+            } catch let error as DKIMError {
                 throw ConfigurationError("Nameservers: \(error.reason)")
+            } catch {
+                throw ConfigurationError("Nameservers: \(error)")
             }
         }
         if c.signs && keys.allKeys.isEmpty {

@@ -44,9 +44,9 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let resolver: SystemTXTResolver
+        let resolver: DNSClient
         do {
-            resolver = try SystemTXTResolver(nameserver: nameserver, timeout: timeout, tries: 2)
+            resolver = try DNSClient(nameserver: nameserver, timeout: timeout, tries: 2)
         } catch {
             throw ToolError("--nameserver: \(error.reason)")
         }

@@ -65,8 +65,7 @@ struct Verify: ParsableCommand {
             }
         } else {
             do {
-                let system = try SystemTXTResolver(nameserver: nameserver, timeout: timeout, tries: 2)
-                resolver = CachingTXTResolver(upstream: system)
+                resolver = CachingTXTResolver(upstream: try DNSClient(nameserver: nameserver, timeout: timeout, tries: 2))
             } catch {
                 throw ToolError("--nameserver: \(error.reason)")
             }

@@ -13,7 +13,7 @@ import Testing
     }
 
     func cache(_ server: FakeDNSServer, clock: Clock = Clock(), limits: CachingTXTResolver.Limits = .init()) throws -> CachingTXTResolver {
-        CachingTXTResolver(upstream: try SystemTXTResolver(nameserver: server.address, timeout: 2, tries: 1),
+        CachingTXTResolver(upstream: try DNSClient(nameserver: server.address, timeout: 2, tries: 1),
                            limits: limits, clock: { clock.now() })
     }
 

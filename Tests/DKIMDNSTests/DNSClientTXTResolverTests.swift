@@ -5,8 +5,8 @@ import Dispatch
 import Foundation
 import Testing
 
-/// The client as the verifier's key resolver: the cases of `SystemTXTResolverTests`, so it can
-/// take that resolver's place, and the asynchronous lookup with a deadline.
+/// The client as the verifier's key resolver (it replaced glibc's res_nquery): strings joined,
+/// CNAMEs, failures mapped, large answers, and the asynchronous lookup with a deadline.
 @Suite struct DNSClientTXTResolverTests {
     static let key = "v=DKIM1; k=rsa; p=" + String(repeating: "A", count: 392)
 
@@ -53,7 +53,7 @@ import Testing
     }
 
     /// RFC 6376 §6.1.2: no record is a permanent "no key"; a failing server is temporary. NODATA
-    /// maps to no records, as `SystemTXTResolver` gives it.
+    /// maps to no records.
     @Test func mapsFailuresToPermanentAndTemporaryResults() throws {
         let server = try FakeDNSServer(["nodata._domainkey.example.com": .noData,
                                         "fail._domainkey.example.com": .servfail,
@@ -113,7 +113,7 @@ import Testing
         #expect(server.queries(for: "tc._domainkey.example.com") == 1)
     }
 
-    /// IPv4 as `SystemTXTResolver` takes it, and IPv6 too; names and bad ports are refused.
+    /// IPv4 and IPv6 name servers; names and bad ports are refused.
     @Test func takesIPv4AndIPv6NameserversOnly() throws {
         #expect(throws: DKIMError.self) { try DNSClient(nameserver: "ns.example.com") }
         #expect(throws: DKIMError.self) { try DNSClient(nameserver: "127.0.0.1:99999") }

@@ -441,6 +441,11 @@ final class UncheckedBox<T>: @unchecked Sendable {
 @Suite(.serialized) struct MilterDNSTests {
     /// The corpus keys, served by the project's test DNS server.
     static func server() throws -> FakeDNSServer {
+        try FakeDNSServer(try corpusTable())
+    }
+
+    /// The corpus keys as answers, split into 255-byte strings as a zone would.
+    static func corpusTable() throws -> [String: FakeDNSServer.Answer] {
         var table: [String: FakeDNSServer.Answer] = [:]
         for line in try Fixtures.text("corpus/keys.txt").split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: "\t").map(String.init)
@@ -450,7 +455,7 @@ final class UncheckedBox<T>: @unchecked Sendable {
             }
             table[parts[0]] = .txt([strings])
         }
-        return try FakeDNSServer(table)
+        return table
     }
 
     @Test func verifiesThroughDNSAndADeadServerGivesTemperrorAndTheConfiguredAction() throws {
@@ -638,6 +643,82 @@ final class UncheckedBox<T>: @unchecked Sendable {
         for words in ["cannot create the socket directory \(Self.directory): Permission denied",
                       "start dkim-milter as root", "install -d -m 0750", "--socket local:/path"] {
             #expect(output.contains(words), "\(output)")
+        }
+    }
+}
+
+/// Issue 18 item 4: slow DNS once starved other mail (20 messages with 5 unanswered selectors
+/// each delayed an unrelated message from 0.01 s to 33 s). Lookups now hold no thread, and each
+/// message waits for its keys only until its own deadline.
+@Suite(.serialized) struct MilterDNSStarvationTests {
+    static func deadMessage(_ n: Int) -> [UInt8] {
+        var text = ""
+        for s in 0..<5 {
+            text += "DKIM-Signature: v=1; a=rsa-sha256; d=dead.example; s=m\(n)s\(s); h=from; bh=AAAA; b=AAAA\r\n"
+        }
+        return Array((text + "From: a@dead.example\r\nSubject: x\r\n\r\nbody\r\n").utf8)
+    }
+
+    @Test func oneMessagesDeadDNSDoesNotSlowAnothersLookup() throws {
+        var table: [String: FakeDNSServer.Answer] = [:]
+        for n in 0..<20 { for s in 0..<5 { table["m\(n)s\(s)._domainkey.dead.example"] = .silent } }
+        table["sr2048a._domainkey.example.com"] = try MilterDNSTests.corpusTable()["sr2048a._domainkey.example.com"]
+        let dns = try FakeDNSServer(table)
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try "Mode v\nNameservers \(dns.address)\nDNSTimeout 5\nDNSDeadline 8\nAuthservID test.example\n"
+            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+
+        // 20 messages whose 100 keys never answer, all at once.
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [(reply: String, seconds: Double, ar: String)] = []
+            func add(_ r: (reply: String, seconds: Double, ar: String)) { lock.lock(); all.append(r); lock.unlock() }
+            var snapshot: [(reply: String, seconds: Double, ar: String)] { lock.lock(); defer { lock.unlock() }; return all }
+        }
+        let results = Results()
+        let group = DispatchGroup()
+        for n in 0..<20 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let c = try MilterConnection(socket: milter.socket, timeout: 60)
+                    let start = Date()
+                    try c.negotiate()
+                    _ = try c.connect(hostname: "mx.o.net", address: "198.51.100.9")
+                    let r = try c.send(message: Self.deadMessage(n))
+                    results.add((String(r.reply), Date().timeIntervalSince(start), String(decoding: r.message, as: UTF8.self)))
+                } catch {
+                    results.add(("error", 0, "\(error)"))
+                }
+            }.start()
+        }
+        // Wait until the server has seen every dead query: the 20 messages are now waiting on DNS.
+        let seen = Date().addingTimeInterval(30)
+        func deadQueries() -> Int { table.keys.filter { $0.contains("dead") }.reduce(0) { $0 + dns.queries(for: $1) } }
+        while deadQueries() < 100 && Date() < seen { usleep(20_000) }
+        #expect(deadQueries() >= 100, "the dead lookups were not all sent: \(deadQueries())")
+
+        // An unrelated message whose key answers at once is not held up by them.
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.20")
+        let start = Date()
+        let r = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=pass header.d=example.com"), "\(milter.log)")
+        #expect(elapsed < 2, "the answered key took \(elapsed) s while 100 lookups were dead")
+
+        // The 20 end at their deadline (8 s; generous bound for a loaded machine) with temperror.
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        let done = results.snapshot
+        #expect(done.count == 20)
+        for d in done {
+            #expect(d.seconds < 30, "a dead message took \(d.seconds) s")
+            #expect(d.ar.contains("dkim=temperror"), "\(d.ar)")
         }
     }
 }
