@@ -19,11 +19,15 @@ let package = Package(
         .target(name: "DKIMOpenSSL", dependencies: ["DKIM", "COpenSSL"]),
         // DNS: an event-driven stub client (one poll thread for every outstanding query) and the key cache.
         .target(name: "DKIMDNS", dependencies: ["DKIM"]),
-        // libmilter, wrapped once by DKIMMilter (only MilterCallbacks.swift calls smfi_*).
+        // The milter's per-message core without C: the session state machine and its outcomes,
+        // policy, key store, tables, configuration.
+        .target(name: "DKIMMilterCore", dependencies: ["DKIM"]),
+        // libmilter, wrapped once by DKIMMilter, the adapter (only MilterCallbacks.swift calls
+        // smfi_*): callbacks, host, sockets, signals, DNS lookups, OpenSSL keys.
         .systemLibrary(name: "CMilter", pkgConfig: "milter", providers: [.apt(["libmilter-dev"])]),
-        .target(name: "DKIMMilter", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS", "CMilter"]),
+        .target(name: "DKIMMilter", dependencies: ["DKIMMilterCore", "DKIM", "DKIMOpenSSL", "DKIMDNS", "CMilter"]),
         .executableTarget(name: "dkim-milter", dependencies: [
-            "DKIMMilter", "DKIM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DKIMMilter", "DKIMMilterCore", "DKIM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // A milter-protocol client that speaks to a milter as Postfix does (tests, benchmarks).
         .target(name: "MilterClient"),
@@ -41,14 +45,15 @@ let package = Package(
         // libFuzzer harness (contrib/fuzz.sh): one executable, the target named by its first
         // argument. It only fuzzes when built with -sanitize=fuzzer,address -DFUZZING.
         .systemLibrary(name: "CLibFuzzer"),
-        .executableTarget(name: "dkim-fuzz", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMMilter", "CLibFuzzer", "DKIMTestSupport"]),
+        .executableTarget(name: "dkim-fuzz", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMMilterCore", "CLibFuzzer",
+                                                           "DKIMTestSupport"]),
         .target(name: "DKIMTestSupport", dependencies: ["DKIM"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport", "dkim-fuzz"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyTool", "DKIMOpenSSL", "DKIMTestSupport"]),
-        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
+        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
         .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),
     ],

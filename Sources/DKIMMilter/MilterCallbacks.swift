@@ -1,5 +1,6 @@
 internal import CMilter
 import DKIM
+import DKIMMilterCore
 import Foundation
 import Glibc
 

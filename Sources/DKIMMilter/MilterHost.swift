@@ -1,4 +1,5 @@
 import DKIM
+import DKIMMilterCore
 import Foundation
 import Glibc
 

@@ -1,4 +1,5 @@
 import DKIM
+import DKIMMilterCore
 import DKIMDNS
 import DKIMOpenSSL
 import Foundation
@@ -8,7 +9,7 @@ public enum MilterSetup {
     /// - Parameter warnings: receives a line for each setting accepted but not applied.
     public static func policy(from c: MilterConfiguration, warnings: inout [String],
                               now: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) throws(ConfigurationError) -> MilterPolicy {
-        let keys = try KeyStore.load(c, warnings: &warnings)
+        let keys = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         let resolver: any TXTResolver
         if let file = c.testPublicKeys {
             guard let text = TextFile.read(file) else {
@@ -41,7 +42,8 @@ public enum MilterSetup {
         if c.signs && keys.allKeys.isEmpty {
             warnings.append("no signing keys found (\(c.keyTable ?? c.keyFile ?? c.keysDirectory)): verifying only; make one with: dkimkey generate SELECTOR --domain DOMAIN --keys-dir \(c.keysDirectory)")
         }
-        return MilterPolicy(configuration: c, keys: keys, resolver: resolver, authservID: c.authservID ?? hostName(), now: now)
+        return MilterPolicy(configuration: c, keys: keys, resolver: resolver, crypto: OpenSSLCryptoProvider(),
+                            authservID: c.authservID ?? hostName(), now: now)
     }
 
     /// This host's name, the default authserv-id.

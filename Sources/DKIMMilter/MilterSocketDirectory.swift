@@ -1,3 +1,4 @@
+import DKIMMilterCore
 import Foundation
 import Glibc
 

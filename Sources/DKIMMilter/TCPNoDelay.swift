@@ -1,3 +1,4 @@
+import DKIMMilterCore
 import Glibc
 
 /// TCP_NODELAY on the milter's TCP connections. libmilter sets neither it nor exposes its

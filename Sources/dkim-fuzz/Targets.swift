@@ -1,5 +1,5 @@
 import DKIM
-import DKIMMilter
+import DKIMMilterCore
 import DKIMOpenSSL
 import DKIMTestSupport
 import Foundation

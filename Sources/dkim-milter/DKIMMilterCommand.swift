@@ -1,5 +1,6 @@
 import ArgumentParser
 import DKIMMilter
+import DKIMMilterCore
 import Foundation
 
 @main

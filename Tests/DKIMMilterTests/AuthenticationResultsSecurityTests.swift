@@ -4,6 +4,7 @@ import DKIMTestSupport
 import Foundation
 import Testing
 @testable import DKIMMilter
+@testable import DKIMMilterCore
 
 /// What we write into Authentication-Results must be impossible to forge: each test reproduces
 /// an attack from the security review (issue 18) and reads our field with Python's RFC 8601

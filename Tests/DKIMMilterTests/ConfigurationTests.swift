@@ -1,8 +1,10 @@
 import DKIM
+import DKIMOpenSSL
 import DKIMTestSupport
 import Foundation
 import Testing
 @testable import DKIMMilter
+@testable import DKIMMilterCore
 
 @Suite struct ConfigurationFileTests {
     func parse(_ text: String) throws -> (MilterConfiguration, [String], String) {
@@ -169,7 +171,7 @@ import Testing
         c.signingTable = try write(dir, "SigningTable", "# comment\n*@example.com rsa\n*@*.example.org ed\n")
         c.signingTableIsPattern = true
         var warnings: [String] = []
-        let store = try KeyStore.load(c, warnings: &warnings)
+        let store = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         #expect(store.keys(forAuthor: "alice@example.com").map(\.selector) == ["sr2048a"])
         let sub = store.keys(forAuthor: "bob@mail.example.org")
         #expect(sub.map(\.domain) == ["mail.example.org"])  // % is the author's domain
@@ -193,7 +195,7 @@ import Testing
         c.keyTable = try write(dir, "KeyTable", "rsa example.com:sr2048a:\(rsa)\n")
         c.signingTable = try write(dir, "SigningTable", "example.com nosuchkey\n")
         var warnings: [String] = []
-        #expect(throws: ConfigurationError.self) { try KeyStore.load(c, warnings: &warnings) }
+        #expect(throws: ConfigurationError.self) { try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings) }
     }
 
     /// Private keys readable by others are refused at start, with the fix in the message.
@@ -205,13 +207,13 @@ import Testing
         c.domains = ["example.com"]; c.selector = "sr2048a"; c.keyFile = rsa
         var warnings: [String] = []
         do {
-            _ = try KeyStore.load(c, warnings: &warnings)
+            _ = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
             Issue.record("an unsafe key was loaded")
         } catch {
             #expect(error.message.contains("chmod 600 \(rsa)"))
         }
         c.requireSafeKeys = false
-        #expect(try KeyStore.load(c, warnings: &warnings).keys(forAuthor: "a@example.com").count == 1)
+        #expect(try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings).keys(forAuthor: "a@example.com").count == 1)
     }
 
     // MARK: RequireSafeKeys beyond the key's mode bits (issue 18, finding 10)
@@ -233,7 +235,7 @@ import Testing
     func loadError(_ c: MilterConfiguration) -> String? {
         var warnings: [String] = []
         do {
-            _ = try KeyStore.load(c, warnings: &warnings)
+            _ = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
             return nil
         } catch {
             return error.message
@@ -397,7 +399,7 @@ import Testing
         c.keyFile = "/nonexistent.pem"
         var warnings: [String] = []
         #expect(throws: ConfigurationError("KeyFile /nonexistent.pem needs a Selector line (the s= of its DNS record)")) {
-            try KeyStore.load(c, warnings: &warnings)
+            try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         }
     }
 
@@ -409,10 +411,10 @@ import Testing
         c.keysDirectory = store
         c.subDomains = true
         var warnings: [String] = []
-        let keys = try KeyStore.load(c, warnings: &warnings)
+        let keys = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         #expect(keys.keys(forAuthor: "a@example.com").map(\.selector) == ["z-rsa", "a-ed"])
         #expect(keys.keys(forAuthor: "a@news.example.com").map(\.domain) == ["example.com", "example.com"])
         c.signatureAlgorithm = .ed25519SHA256
-        #expect(try KeyStore.load(c, warnings: &warnings).keys(forAuthor: "a@example.com").map(\.selector) == ["a-ed"])
+        #expect(try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings).keys(forAuthor: "a@example.com").map(\.selector) == ["a-ed"])
     }
 }

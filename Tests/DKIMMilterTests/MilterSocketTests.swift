@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import DKIMMilter
+@testable import DKIMMilterCore
 
 /// Issue 18, finding 6: the milter protocol has no authentication, so whoever reaches the socket
 /// gets mail signed with our keys. The default socket, its directory, and the Postfix lines printed.

@@ -4,6 +4,7 @@ import DKIMTestSupport
 import Foundation
 import MilterClient
 @testable import DKIMMilter
+@testable import DKIMMilterCore
 
 enum MilterFixtures {
     static let now = 1_764_000_000
@@ -27,7 +28,8 @@ enum MilterFixtures {
         for k in list { byDomain[k.domain, default: []].append(k) }
         let store = KeyStore(keys: byDomain, signingTable: nil, byDomain: true, subDomains: c.subDomains,
                              multipleSignatures: false)
-        return MilterPolicy(configuration: c, keys: store, resolver: resolver ?? records, authservID: "mx.example.org",
+        return MilterPolicy(configuration: c, keys: store, resolver: resolver ?? records, crypto: OpenSSLCryptoProvider(),
+                            authservID: "mx.example.org",
                             now: { now })
     }
 

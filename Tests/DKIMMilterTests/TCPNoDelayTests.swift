@@ -1,4 +1,5 @@
 @testable import DKIMMilter
+@testable import DKIMMilterCore
 import DKIMTestSupport
 import Glibc
 import Testing

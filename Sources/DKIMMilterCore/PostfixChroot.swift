@@ -41,7 +41,7 @@ public struct PostfixChroot: Sendable, Equatable {
 
     /// A socket path as a service sees it: unchanged when not chrooted, relative to the queue
     /// directory when chrooted; nil when a chrooted service cannot reach it at all.
-    func path(_ path: String, chrooted: Bool) -> String? {
+    public func path(_ path: String, chrooted: Bool) -> String? {
         guard chrooted else { return path }
         let root = Self.queueDirectory + "/"
         return path.hasPrefix(root) ? "/" + path.dropFirst(root.count) : nil

@@ -1,5 +1,4 @@
 import DKIM
-import DKIMOpenSSL
 import Dispatch
 
 /// Everything a message's session needs from the running configuration; immutable, shared by
@@ -16,7 +15,7 @@ public final class MilterPolicy: Sendable {
     public let clock: @Sendable () -> UInt64
 
     public init(configuration: MilterConfiguration, keys: KeyStore, resolver: any TXTResolver,
-                crypto: any DKIMCryptoProvider = OpenSSLCryptoProvider(), authservID: String,
+                crypto: any DKIMCryptoProvider, authservID: String,
                 now: @escaping @Sendable () -> Int,
                 clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.configuration = configuration

@@ -1,5 +1,4 @@
 import DKIM
-import DKIMOpenSSL
 
 /// One key the milter signs with: `d=`, `s=` and the private key, parsed once at start.
 public struct SigningKey: Sendable {

@@ -1,5 +1,4 @@
 import DKIM
-import DKIMOpenSSL
 import Foundation
 
 /// The keys the milter signs with and how authors map to them. Built once at start and on
@@ -50,13 +49,14 @@ extension KeyStore {
     /// Loads the keys a configuration names: KeyTable + SigningTable, or Domain + Selector +
     /// KeyFile, or every `keysDirectory/<domain>/<selector>.pem`.
     /// - Throws: a `ConfigurationError` naming the file and the fix.
-    public static func load(_ c: MilterConfiguration, warnings: inout [String]) throws(ConfigurationError) -> KeyStore {
+    public static func load(_ c: MilterConfiguration, loader: any PrivateKeyLoader,
+                            warnings: inout [String]) throws(ConfigurationError) -> KeyStore {
         var keys: [String: [SigningKey]] = [:]
         var table: SigningTable?
         var byDomain = false
         let safety = c.requireSafeKeys ? try KeyFileSafety(userID: c.userID) : nil
-        func load(_ path: String, _ context: String) throws(ConfigurationError) -> PrivateKey {
-            try loadKey(path, safety: safety, minimumBits: c.minimumKeyBits, context: context)
+        func load(_ path: String, _ context: String) throws(ConfigurationError) -> any DKIMSigningKey {
+            try loadKey(path, loader: loader, safety: safety, minimumBits: c.minimumKeyBits, context: context)
         }
         if let keyTable = c.keyTable {
             let text = try readTable(keyTable)
@@ -158,8 +158,8 @@ extension KeyStore {
     /// to `TextFile.maximumSize`. With `safety` (RequireSafeKeys), a link is not followed
     /// (O_NOFOLLOW) and the owner, the mode and the directories above are checked as
     /// `KeyFileSafety` says.
-    static func loadKey(_ path: String, safety: KeyFileSafety?, minimumBits: Int,
-                        context: String) throws(ConfigurationError) -> PrivateKey {
+    static func loadKey(_ path: String, loader: any PrivateKeyLoader, safety: KeyFileSafety?, minimumBits: Int,
+                        context: String) throws(ConfigurationError) -> any DKIMSigningKey {
         let user = safety?.userName ?? KeyFileSafety.name(of: geteuid())
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (safety == nil ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
@@ -198,9 +198,9 @@ extension KeyStore {
             throw ConfigurationError("\(context): cannot read the key file \(path) as \(user): check its owner; "
                 + "fix it with: chown \(user) \(path)")
         }
-        let key: PrivateKey
+        let key: any DKIMSigningKey
         do {
-            key = try PrivateKey(pemOrSeed: String(decoding: bytes, as: UTF8.self))
+            key = try loader.signingKey(pemOrSeed: String(decoding: bytes, as: UTF8.self))
         } catch {
             throw ConfigurationError("\(context): the key file \(path) holds no usable private key: \(error.reason)")
         }

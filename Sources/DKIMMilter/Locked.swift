@@ -1,0 +1,16 @@
+import Foundation
+
+/// A value shared between threads behind an `NSLock` (a pthread mutex on Linux, which
+/// ThreadSanitizer understands).
+public final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
