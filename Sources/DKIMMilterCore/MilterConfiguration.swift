@@ -72,7 +72,6 @@ public struct MilterConfiguration: Sendable {
     public var pidFile: String?
     public var syslog = false
     public var syslogSuccess = true
-    public var logWhy = true
     /// Refuse key files that others can read or write.
     public var requireSafeKeys = true
     /// Sign for subdomains of a domain that has a key.

@@ -40,6 +40,10 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "Ask this DNS server (IPv4, IP or IP:PORT) instead of /etc/resolv.conf's, overriding Nameservers.")
     var nameserver: String?
 
+    @Option(help: ArgumentHelp("List every configuration option (honoured or ignored, and why), then exit.",
+                               valueName: "text|markdown"))
+    var listOptions: String?
+
     @Flag(name: .customShort("f"), help: "Run in the foreground (always the case; accepted for OpenDKIM compatibility).")
     var foreground = false
 
@@ -53,28 +57,29 @@ struct DKIMMilterCommand: ParsableCommand {
         }
     }
 
-    func load(_ path: String?, warnings: inout [String]) throws(ConfigurationError) -> MilterConfiguration {
-        var c = MilterConfiguration()
-        if let path {
-            c = try MilterConfiguration(file: path, warnings: &warnings)
-        } else {
-            c.keysDirectory = keysDir
-            c.socket = MilterConfiguration.zeroConfigurationSocket(chroot: PostfixChroot.installed())
-        }
-        if let socket {
-            try MilterSocketAddress.validate(socket)
-            c.socket = socket
-        }
-        if let testRecords { c.testPublicKeys = testRecords }
-        if let nameserver { c.nameservers = [nameserver] }
-        return c
+    /// The configuration file (or none) and the overrides given here, read at start and at reload.
+    func source(file: String?) -> ConfigurationSource {
+        var source = ConfigurationSource(file: file)
+        source.keysDirectory = keysDir
+        source.socket = socket
+        source.testRecords = testRecords
+        source.nameserver = nameserver
+        if file == nil { source.chroot = PostfixChroot.installed() }
+        return source
     }
 
     func run() throws {
+        if let format = listOptions {
+            guard format == "text" || format == "markdown" else {
+                throw ValidationError("--list-options takes text or markdown")
+            }
+            print(format == "text" ? ConfigurationOption.text() : ConfigurationOption.markdown(), terminator: format == "text" ? "\n" : "")
+            return
+        }
         if let path = checkConfig {
             var warnings: [String] = []
             do {
-                let c = try load(path, warnings: &warnings)
+                let c = try source(file: path).load(warnings: &warnings)
                 let policy = try MilterSetup.policy(from: c, warnings: &warnings)
                 for w in warnings { FileHandle.standardError.write(Data("dkim-milter: warning: \(w)\n".utf8)) }
                 print("\(path): OK — mode \(c.signs ? "s" : "")\(c.verifies ? "v" : ""), socket \(c.socket), \(policy.keys.allKeys.count) signing key(s)")
@@ -91,7 +96,7 @@ struct DKIMMilterCommand: ParsableCommand {
         let c: MilterConfiguration
         let policy: MilterPolicy
         do {
-            c = try load(config, warnings: &warnings)
+            c = try source(file: config).load(warnings: &warnings)
             policy = try MilterSetup.policy(from: c, warnings: &warnings)
         } catch {
             FileHandle.standardError.write(Data("dkim-milter: \(error)\n".utf8))
@@ -112,19 +117,10 @@ struct DKIMMilterCommand: ParsableCommand {
            advice.isProblem || config == nil {
             if advice.isProblem { log.warning(advice.text) } else { log.info(advice.text) }
         }
-        let configPath = config
-        let keysDir = self.keysDir
-        let socketOverride = socket
-        let records = testRecords
-        let nameserverOverride = nameserver
+        let source = self.source(file: config)
         let host = MilterHost(policy: policy, log: log) {
             var w: [String] = []
-            var fresh = MilterConfiguration()
-            if let configPath { fresh = try MilterConfiguration(file: configPath, warnings: &w) } else { fresh.keysDirectory = keysDir }
-            if let socketOverride { fresh.socket = socketOverride }
-            if let records { fresh.testPublicKeys = records }
-            if let nameserverOverride { fresh.nameservers = [nameserverOverride] }
-            return try MilterSetup.policy(from: fresh, warnings: &w)
+            return try MilterSetup.policy(from: try source.load(warnings: &w), warnings: &w)
         }
         let status = host.run(socket: c.socket, umask: c.umask, userID: c.userID, pidFile: c.pidFile)
         if status != 0 { throw ExitCode(status) }
