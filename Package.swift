@@ -10,6 +10,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Logs, metrics and the /metrics endpoint (README "Observability": why these, and their cost).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // Sans-I/O core: parsing, canonicalization, sessions, results. No C, no files, no clock reads.
@@ -21,13 +26,21 @@ let package = Package(
         .target(name: "DKIMDNS", dependencies: ["DKIM"]),
         // The milter's per-message core without C: the session state machine and its outcomes,
         // policy, key store, tables, configuration.
-        .target(name: "DKIMMilterCore", dependencies: ["DKIM"]),
+        .target(name: "DKIMMilterCore", dependencies: [
+            "DKIM", .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
         // libmilter, wrapped once by DKIMMilter, the adapter (only MilterCallbacks.swift calls
         // smfi_*): callbacks, host, sockets, signals, DNS lookups, OpenSSL keys.
         .systemLibrary(name: "CMilter", pkgConfig: "milter", providers: [.apt(["libmilter-dev"])]),
-        .target(name: "DKIMMilter", dependencies: ["DKIMMilterCore", "DKIM", "DKIMOpenSSL", "DKIMDNS", "CMilter"]),
+        .target(name: "DKIMMilter", dependencies: [
+            "DKIMMilterCore", "DKIM", "DKIMOpenSSL", "DKIMDNS", "CMilter",
+            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "FlyingSocks", package: "FlyingFox"),
+        ]),
         .executableTarget(name: "dkim-milter", dependencies: [
             "DKIMMilter", "DKIMMilterCore", "DKIM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         // A milter-protocol client that speaks to a milter as Postfix does (tests, benchmarks).
         .target(name: "MilterClient"),
@@ -53,7 +66,8 @@ let package = Package(
         .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport", "dkim-fuzz"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyTool", "DKIMOpenSSL", "DKIMTestSupport"]),
-        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
+        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM",
+                                                            .product(name: "MetricsTestKit", package: "swift-metrics"), "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
         .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),
     ],

@@ -46,12 +46,26 @@ public final class CachingTXTResolver: ImmediateTXTResolver, AsyncTXTResolver, @
     private var sequence = 0
     private var totalBytes = 0
 
-    /// - Parameter clock: seconds on a monotonic clock (injected for tests).
+    /// What a lookup did, for the metrics: served from the cache, not in it, or a query answered
+    /// (with the result and the seconds it took).
+    public enum Event: Sendable {
+        case hit
+        case miss
+        case answered(TXTLookupResult, seconds: Double)
+    }
+
+    private let observer: (@Sendable (Event) -> Void)?
+
+    /// - Parameters:
+    ///   - clock: seconds on a monotonic clock (injected for tests).
+    ///   - observer: told of every hit, miss and answered query (called outside the cache's lock).
     public init(upstream: any TTLTXTResolver, limits: Limits = Limits(),
-                clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+                clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
+                observer: (@Sendable (Event) -> Void)? = nil) {
         self.upstream = upstream
         self.limits = limits
         self.clock = clock
+        self.observer = observer
     }
 
     /// Queries sent upstream and answers served from the cache, so far.
@@ -82,9 +96,13 @@ public final class CachingTXTResolver: ImmediateTXTResolver, AsyncTXTResolver, @
     public func immediateLookupTXT(_ name: String) -> TXTLookupResult? {
         let key = Self.key(name)
         condition.lock()
-        defer { condition.unlock() }
-        guard let result = freshEntry(key) else { return nil }
+        guard let result = freshEntry(key) else {
+            condition.unlock()
+            return nil
+        }
         counters.hits += 1
+        condition.unlock()
+        observer?(.hit)
         return result
     }
 
@@ -104,6 +122,7 @@ public final class CachingTXTResolver: ImmediateTXTResolver, AsyncTXTResolver, @
             if let result = freshEntry(key) {
                 counters.hits += 1
                 condition.unlock()
+                observer?(.hit)
                 return result
             }
             if !inFlight.contains(key) { break }
@@ -112,8 +131,11 @@ public final class CachingTXTResolver: ImmediateTXTResolver, AsyncTXTResolver, @
         inFlight.insert(key)
         counters.queries += 1
         condition.unlock()
+        observer?(.miss)
+        let started = clock()
         let (result, ttl) = upstream.lookupTXTWithTTL(key)
         store(key, result, ttl)
+        observer?(.answered(result, seconds: clock() - started))
         return result
     }
 
@@ -127,25 +149,31 @@ public final class CachingTXTResolver: ImmediateTXTResolver, AsyncTXTResolver, @
         if let result = freshEntry(key) {
             counters.hits += 1
             condition.unlock()
+            observer?(.hit)
             completion(result, nil)
             return
         }
         if inFlight.contains(key) {
             waiters[key, default: []].append(completion)
             condition.unlock()
+            observer?(.miss)
             return
         }
         inFlight.insert(key)
         counters.queries += 1
         condition.unlock()
+        observer?(.miss)
+        let started = clock()
         guard let async = upstream as? any AsyncTXTResolver else {
             let (result, ttl) = upstream.lookupTXTWithTTL(key)
             store(key, result, ttl)
+            observer?(.answered(result, seconds: clock() - started))
             completion(result, ttl)
             return
         }
         async.lookupTXT(key, deadline: deadline) { [self] result, ttl in
             store(key, result, ttl)
+            observer?(.answered(result, seconds: clock() - started))
             completion(result, ttl)
         }
     }

@@ -162,6 +162,10 @@ enum MilterCallbacks {
     private static let envelopeFrom: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> sfsistat = {
         ctx, _ in
         guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
+        let host = MilterHost.current.withLock { $0 }
+        // A message left unfinished on this connection ends here, with its outcome.
+        MilterCallbacks.endMessage(ctx)
+        host?.metrics.messageStarted()
         let m = MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"])
         return MilterCallbacks.reply(MilterCallbacks.status(s.envelopeFrom(macros: m), ctx), ctx, noReplyFlag: SMFIP_NR_MAIL)
     }

@@ -15,22 +15,27 @@ public final class MilterHost: Sendable {
     /// Callbacks running right now; shutdown waits for them (a signature being made is finished).
     let busyCallbacks = Locked(0)
     public let log: MilterLog
+    /// The milter's numbers (exported by `MetricsEndpoint` when MetricsListen is set).
+    public let metrics: MilterMetrics
     let reload: @Sendable () throws -> MilterPolicy
 
     /// - Parameters:
     ///   - policy: the configuration to serve.
     ///   - reload: builds a new policy on SIGUSR1; when it throws, the old one stays.
-    public init(policy: MilterPolicy, log: MilterLog, reload: @escaping @Sendable () throws -> MilterPolicy) {
+    public init(policy: MilterPolicy, log: MilterLog, metrics: MilterMetrics,
+                reload: @escaping @Sendable () throws -> MilterPolicy) {
         self.policy = Locked(policy)
         self.log = log
+        self.metrics = metrics
         self.reload = reload
     }
 
     public var currentPolicy: MilterPolicy { policy.withLock { $0 } }
 
-    /// What to do once a message has an outcome: its log line.
+    /// What to do once a message has an outcome: its numbers and its log line.
     func record(_ outcome: MessageOutcome) {
-        if log.logSuccess || outcome.decision == .failed { log.info(outcome.logLine) }
+        metrics.record(outcome)
+        log.outcome(outcome)
     }
 
     /// Runs a callback's work, counted as in flight.
@@ -51,8 +56,10 @@ public final class MilterHost: Sendable {
             }
             let new = try reload()
             policy.withLock { $0 = new }
+            metrics.recordReload(succeeded: true)
             log.info("reloaded: \(new.keys.allKeys.count) signing key(s)")
         } catch {
+            metrics.recordReload(succeeded: false)
             log.error("reload failed, keeping the running configuration: \(error)")
         }
     }
@@ -164,29 +171,5 @@ public final class MilterHost: Sendable {
             if setuid(0) == 0 { return "UserID \(spec): root privileges could be regained; refusing to run" }
         }
         return nil
-    }
-}
-
-/// Where the milter's messages go: standard error or syslog (mail facility).
-public struct MilterLog: Sendable {
-    public let useSyslog: Bool
-    public let logSuccess: Bool
-
-    public init(useSyslog: Bool, logSuccess: Bool = true) {
-        self.useSyslog = useSyslog
-        self.logSuccess = logSuccess
-        if useSyslog { openlog("dkim-milter", LOG_PID, LOG_MAIL) }
-    }
-
-    public func info(_ message: String) { write(LOG_INFO, message) }
-    public func error(_ message: String) { write(LOG_ERR, message) }
-    public func warning(_ message: String) { write(LOG_WARNING, message) }
-
-    func write(_ priority: Int32, _ message: String) {
-        if useSyslog {
-            MilterCallbacks.syslog(priority, message)
-        } else {
-            FileHandle.standardError.write(Data(("dkim-milter: " + message + "\n").utf8))
-        }
     }
 }

@@ -6,9 +6,12 @@ import Foundation
 
 /// Builds the running policy from a configuration: loads the keys, picks the resolver.
 public enum MilterSetup {
-    /// - Parameter warnings: receives a line for each setting accepted but not applied.
-    public static func policy(from c: MilterConfiguration, warnings: inout [String],
-                              now: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) throws(ConfigurationError) -> MilterPolicy {
+    /// - Parameters:
+    ///   - warnings: receives a line for each setting accepted but not applied.
+    ///   - metrics: told of key cache hits and misses and of DNS queries.
+    public static func policy(from c: MilterConfiguration, warnings: inout [String], metrics: MilterMetrics? = nil,
+                              now: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) })
+        throws(ConfigurationError) -> MilterPolicy {
         let keys = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         let resolver: any TXTResolver
         if let file = c.testPublicKeys {
@@ -32,7 +35,14 @@ public enum MilterSetup {
                 }
                 dns.timeout = Double(max(1, c.dnsTimeout))
                 dns.tries = 2
-                resolver = CachingTXTResolver(upstream: try DNSClient(configuration: dns))
+                resolver = CachingTXTResolver(upstream: try DNSClient(configuration: dns), observer: { event in
+                    switch event {
+                    case .hit: metrics?.recordKeyCacheLookup(hit: true)
+                    case .miss: metrics?.recordKeyCacheLookup(hit: false)
+                    case .answered(let result, let seconds):
+                        metrics?.recordDNSQuery(outcome: MilterMetrics.dnsOutcome(result), seconds: seconds)
+                    }
+                })
             } catch let error as DKIMError {
                 throw ConfigurationError("Nameservers: \(error.reason)")
             } catch {

@@ -129,6 +129,23 @@ extension ConfigurationOption {
         ConfigurationOption("SyslogSuccess", "log a line for every message, not only for failures (default yes)") { c, v in
             c.syslogSuccess = try v.bool()
         },
+        ConfigurationOption("LogFormat", "text (one readable line per message, default) or json (one object per line)") {
+            c, v in
+            guard ["text", "json"].contains(v.text.lowercased()) else { throw ConfigurationError("\"\(v.text)\" is not text or json") }
+            c.logFormat = v.text.lowercased()
+        },
+        ConfigurationOption("LogLevel", "the least important lines logged: debug, info (default), notice, warning, error") {
+            c, v in
+            guard ["debug", "info", "notice", "warning", "error"].contains(v.text.lowercased()) else {
+                throw ConfigurationError("\"\(v.text)\" is not debug, info, notice, warning or error")
+            }
+            c.logLevel = v.text.lowercased()
+        },
+        ConfigurationOption("MetricsListen", "serve Prometheus metrics at http://HOST:PORT/metrics (off by default; "
+                            + "a port alone means 127.0.0.1)") { c, v in
+            guard !v.text.isEmpty else { throw ConfigurationError("needs HOST:PORT such as 127.0.0.1:9811") }
+            c.metricsListen = v.text
+        },
         ConfigurationOption("RequireSafeKeys", "refuse key files others can read or replace (default yes)") { c, v in
             c.requireSafeKeys = try v.bool()
         },

@@ -9,6 +9,7 @@ public struct ConfigurationSource: Sendable {
     public var socket: String?
     public var testRecords: String?
     public var nameserver: String?
+    public var metricsListen: String?
     /// Without a file: how Postfix is set up (decides the default socket).
     public var chroot = PostfixChroot.none
 
@@ -32,6 +33,7 @@ public struct ConfigurationSource: Sendable {
         }
         if let testRecords { c.testPublicKeys = testRecords }
         if let nameserver { c.nameservers = [nameserver] }
+        if let metricsListen { c.metricsListen = metricsListen }
         return c
     }
 }

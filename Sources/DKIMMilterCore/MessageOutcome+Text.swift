@@ -32,16 +32,7 @@ extension MessageOutcome {
 
     private func e(_ text: String) -> String { Printable.escaped(text, limit: 300) }
 
-    private var replyWord: String {
-        switch reply {
-        case .continue: "continue"
-        case .accept: "accept"
-        case .reject: "reject"
-        case .tempfail: "tempfail"
-        case .discard: "discard"
-        case .quarantine: "quarantine"
-        }
-    }
+    private var replyWord: String { Self.replyWord(reply) }
 
     /// Why the client's mail is ours, in words.
     var originText: String {

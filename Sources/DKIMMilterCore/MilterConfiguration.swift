@@ -72,6 +72,12 @@ public struct MilterConfiguration: Sendable {
     public var pidFile: String?
     public var syslog = false
     public var syslogSuccess = true
+    /// `text` (one readable line per message) or `json` (one object per line, README "Log fields").
+    public var logFormat = "text"
+    /// The least important lines logged: debug, info, notice, warning, error.
+    public var logLevel = "info"
+    /// Where `GET /metrics` is served (`HOST:PORT`); nil: no metrics endpoint.
+    public var metricsListen: String?
     /// Refuse key files that others can read or write.
     public var requireSafeKeys = true
     /// Sign for subdomains of a domain that has a key.

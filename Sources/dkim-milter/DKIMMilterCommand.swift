@@ -1,6 +1,7 @@
 import ArgumentParser
 import DKIMMilter
 import DKIMMilterCore
+import Metrics
 import Foundation
 
 @main
@@ -40,6 +41,9 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "Ask this DNS server (IPv4, IP or IP:PORT) instead of /etc/resolv.conf's, overriding Nameservers.")
     var nameserver: String?
 
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (overrides MetricsListen; a port alone: 127.0.0.1).")
+    var metricsListen: String?
+
     @Option(help: ArgumentHelp("List every configuration option (honoured or ignored, and why), then exit.",
                                valueName: "text|markdown"))
     var listOptions: String?
@@ -64,6 +68,7 @@ struct DKIMMilterCommand: ParsableCommand {
         source.socket = socket
         source.testRecords = testRecords
         source.nameserver = nameserver
+        source.metricsListen = metricsListen
         if file == nil { source.chroot = PostfixChroot.installed() }
         return source
     }
@@ -95,15 +100,31 @@ struct DKIMMilterCommand: ParsableCommand {
         var warnings: [String] = []
         let c: MilterConfiguration
         let policy: MilterPolicy
+        let metrics: MilterMetrics
+        var endpoint: MetricsEndpoint?
         do {
             c = try source(file: config).load(warnings: &warnings)
-            policy = try MilterSetup.policy(from: c, warnings: &warnings)
+            if let listen = c.metricsListen {
+                let factory = MetricsEndpoint.makeFactory()
+                endpoint = try MetricsEndpoint(listen: listen, factory: factory)
+                metrics = MilterMetrics(factory: factory, version: MilterVersion.current)
+            } else {
+                metrics = MilterMetrics(factory: NOOPMetricsHandler.instance, version: MilterVersion.current)
+            }
+            policy = try MilterSetup.policy(from: c, warnings: &warnings, metrics: metrics)
         } catch {
             FileHandle.standardError.write(Data("dkim-milter: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let log = MilterLog(useSyslog: c.syslog, logSuccess: c.syslogSuccess)
+        let log = MilterLog(configuration: c)
         for w in warnings { log.warning(w) }
+        if let endpoint {
+            log.info("metrics at http://\(endpoint.address)/metrics")
+            if !MetricsEndpoint.isLoopback(endpoint.address) {
+                log.warning("MetricsListen \(endpoint.address) is not a loopback address: anyone who reaches it sees "
+                    + "your mail volume and results; firewall it or use 127.0.0.1")
+            }
+        }
         let keys = policy.keys.allKeys
         if !keys.isEmpty {
             log.info("signing " + keys.map { "\($0.domain) (s=\($0.selector), \($0.algorithm.rawValue))" }.joined(separator: ", "))
@@ -118,11 +139,12 @@ struct DKIMMilterCommand: ParsableCommand {
             if advice.isProblem { log.warning(advice.text) } else { log.info(advice.text) }
         }
         let source = self.source(file: config)
-        let host = MilterHost(policy: policy, log: log) {
+        let host = MilterHost(policy: policy, log: log, metrics: metrics) {
             var w: [String] = []
-            return try MilterSetup.policy(from: try source.load(warnings: &w), warnings: &w)
+            return try MilterSetup.policy(from: try source.load(warnings: &w), warnings: &w, metrics: metrics)
         }
         let status = host.run(socket: c.socket, umask: c.umask, userID: c.userID, pidFile: c.pidFile)
+        endpoint?.stop()
         if status != 0 { throw ExitCode(status) }
     }
 }

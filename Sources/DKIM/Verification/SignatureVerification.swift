@@ -14,6 +14,8 @@ public struct SignatureVerification: Sendable {
     public var result: VerificationResult
     /// The key record used, when one was found and parsed.
     public var keyRecord: KeyRecord?
+    /// The size of the public key in bits (RSA modulus; 256 for Ed25519), when it was loaded.
+    public var keyBits: Int?
     /// The body hash computed over the message, when it was computed.
     public var computedBodyHash: [UInt8]?
     /// The length of the canonicalized body, when it was computed.

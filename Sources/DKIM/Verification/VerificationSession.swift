@@ -162,6 +162,7 @@ public struct VerificationSession {
         switch fetchKey(for: signature, keys: keys) {
         case .success(let (record, verifyingKey)):
             c.verification.keyRecord = record
+            c.verification.keyBits = verifyingKey.bitCount
             key = verifyingKey
         case .failure(let error):
             return VerificationResult(stoppedBy: error)

@@ -1,0 +1,101 @@
+internal import CMilter
+import DKIM
+import DKIMMilterCore
+import Foundation
+import Logging
+
+/// The milter's swift-log handler: one line per event, to standard error (journald under
+/// systemd) or to syslog's mail facility, as readable text or as one JSON object per line.
+///
+/// Text: `dkim-milter: MESSAGE` on standard error, `MESSAGE` in syslog, as before. JSON (`LogFormat
+/// json`): `{"time":…,"level":…,"message":…}` plus, for a message's outcome, every field of
+/// `MessageOutcome.JSONRecord` (README "Log fields"). Untrusted text is escaped before it gets
+/// here (`Printable`, and JSON's own escaping), so a line never breaks in two.
+public struct MilterLogHandler: LogHandler {
+    public enum Destination: Sendable { case standardError, syslog }
+    public enum Format: String, Sendable, CaseIterable { case text, json }
+
+    /// The outcome of a message, carried in the metadata under `outcome` so the JSON format can
+    /// write its fields rather than the text line.
+    public struct OutcomeRecord: CustomStringConvertible, Sendable {
+        public let json: String
+        public var description: String { json }
+    }
+
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public let destination: Destination
+    public let format: Format
+    /// Where standard-error lines go (a test's pipe, say).
+    private let write: @Sendable (String) -> Void
+
+    public init(destination: Destination, format: Format, level: Logger.Level,
+                write: (@Sendable (String) -> Void)? = nil) {
+        self.destination = destination
+        self.format = format
+        self.logLevel = level
+        if destination == .syslog { openlog("dkim-milter", LOG_PID, LOG_MAIL) }
+        self.write = write ?? { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
+                    file: String, function: String, line: UInt) {
+        var all = metadata
+        if let extra { all.merge(extra) { $1 } }
+        let text: String
+        switch format {
+        case .text:
+            text = destination == .syslog ? message.description : "dkim-milter: \(message)"
+        case .json:
+            text = Self.json(level: level, message: message.description, metadata: all)
+        }
+        switch destination {
+        case .standardError:
+            write(text)
+        case .syslog:
+            cmilter_syslog(Self.priority(level), text)
+        }
+    }
+
+    static func priority(_ level: Logger.Level) -> Int32 {
+        switch level {
+        case .trace, .debug: LOG_DEBUG
+        case .info: LOG_INFO
+        case .notice: LOG_NOTICE
+        case .warning: LOG_WARNING
+        case .error: LOG_ERR
+        case .critical: LOG_CRIT
+        }
+    }
+
+    /// The time now as RFC 3339 UTC with milliseconds, e.g. 2026-12-01T10:00:00.123Z.
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = tm()
+        var seconds = ts.tv_sec
+        gmtime_r(&seconds, &t)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                      t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1_000_000)
+    }
+
+    /// `{"time":…,"level":…,"message":…, …}`: the outcome's fields spliced in, other metadata as strings.
+    static func json(level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        var head: [String: String] = ["time": timestamp(), "level": level.rawValue, "message": message]
+        for (k, v) in metadata where k != "outcome" { head[k] = "\(v)" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = (try? encoder.encode(head)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        if case .stringConvertible(let value) = metadata["outcome"], let record = value as? OutcomeRecord,
+           record.json.count > 2 {
+            line.removeLast()
+            line += "," + record.json.dropFirst()
+        }
+        return line
+    }
+}
