@@ -9,6 +9,8 @@ packages=(
   python3-dkim        # dkimpy: interoperability tests
   python3-dnspython   # DNS for dkimpy in the tests
   python3-authres     # an RFC 8601 parser, reading the Authentication-Results we write (security tests)
+  curl                # HTTP queries to Prometheus and the metrics endpoint in the tests
+  prometheus          # a real Prometheus server scraping the milter's /metrics (observability tests)
   libmail-dkim-perl   # Perl Mail::DKIM: interoperability tests
   libnet-dns-perl
   opendkim            # OpenDKIM milter: interoperability tests and benchmarks

@@ -240,7 +240,8 @@ public final class MilterConnection {
 
     /// One message, as Postfix sends it: macros, MAIL, RCPT, DATA, headers, EOH, body, EOM, then ABORT.
     public func send(message: [UInt8], sender: String = "<sender@example.com>", recipient: String = "<rcpt@example.org>",
-                     mailMacros: [String: String] = [:], chunkSize: Int = 65535) throws -> Result {
+                     mailMacros: [String: String] = [:], chunkSize: Int = 65535,
+                     queueID: String = "4ABCDE123") throws -> Result {
         let (headers, body) = Self.split(message)
         var result = Result(reply: "c", modifications: [], message: message, repliedAt: "", quarantineReason: nil)
         func finish(_ reply: Character, _ at: String) throws -> Result {
@@ -280,7 +281,7 @@ public final class MilterConnection {
                 offset = end
             }
         }
-        try macros("E", ["i": "4ABCDE123"])
+        try macros("E", ["i": queueID])
         try send("E")
         while true {
             let (cmd, data) = try receive()
