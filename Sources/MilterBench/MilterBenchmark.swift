@@ -48,6 +48,9 @@ public struct MilterBenchmark {
     public var dkimMilterPath: String
     public var rounds: Int
 
+    /// The milters measured, interleaved round by round (dkim-milter and OpenDKIM by default).
+    public var kinds: [MilterUnderTest.Kind] = [.dkimMilter, .opendkim]
+
     public init(keyFile: String, selector: String, record: String, dkimMilterPath: String, rounds: Int) {
         self.keyFile = keyFile
         self.selector = selector
@@ -64,8 +67,8 @@ public struct MilterBenchmark {
         let resolver = try StaticTXTResolver(parsingRecordsFile: records)
         var results: [MilterUnderTest.Kind: Measurement] = [:]
         for round in 0..<rounds {
-            for kind in MilterUnderTest.Kind.allCases {
-                let port = c.tcp ? 30000 + Int(getpid() % 10000) + round * 2 + (kind == .opendkim ? 1 : 0) : nil
+            for (k, kind) in kinds.enumerated() {
+                let port = c.tcp ? 30000 + Int(getpid() % 10000) + round * 3 + k : nil
                 // OpenDKIM signs rsa-sha256 unless told otherwise, whatever the key.
                 let milter = try MilterUnderTest(kind: kind, mode: c.mode, keyFile: keyFile, selector: selector,
                                                  algorithm: SignatureAlgorithm(keyType: c.keyType),

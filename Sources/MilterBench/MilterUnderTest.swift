@@ -7,7 +7,11 @@ import MilterClient
 /// A milter process started for one benchmark case: dkim-milter or OpenDKIM, with equivalent
 /// settings (same key, same canonicalization, keys from a records file, no DNS).
 public final class MilterUnderTest {
-    public enum Kind: String, Sendable, CaseIterable { case dkimMilter = "dkim-milter", opendkim }
+    public enum Kind: String, Sendable, CaseIterable {
+        case dkimMilter = "dkim-milter", opendkim
+        /// dkim-milter with JSON logs and the Prometheus endpoint on (the cost of observability).
+        case dkimMilterObserved = "dkim-milter+json+metrics"
+    }
 
     public let kind: Kind
     public let socket: String
@@ -46,9 +50,24 @@ public final class MilterUnderTest {
             On-Default              accept
 
             """
-        try common.write(toFile: directory + "/milter.conf", atomically: true, encoding: .utf8)
+        var config = common
+        if kind == .dkimMilterObserved {
+            let probe = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0
+                }
+            }
+            close(probe)
+            config += "LogFormat json\nMetricsListen 127.0.0.1:\(UInt16(bigEndian: address.sin_port))\n"
+        }
+        try config.write(toFile: directory + "/milter.conf", atomically: true, encoding: .utf8)
         switch kind {
-        case .dkimMilter:
+        case .dkimMilter, .dkimMilterObserved:
             process.executableURL = URL(fileURLWithPath: dkimMilterPath)
             process.arguments = ["--config", directory + "/milter.conf", "--socket", socket]
         case .opendkim:

@@ -98,10 +98,13 @@ struct Milter: ParsableCommand {
     @Option(help: "Rounds (each round runs both milters).") var rounds = 3
     @Option(help: "The dkim-milter binary.") var dkimMilter = ".build/release/dkim-milter"
     @Option(help: "Directory with rsa2048a.pem / ed25519a.pem and keys.txt.") var keysDir = "Tests/Fixtures/corpus"
+    @Option(help: "Compare dkim-milter against: opendkim, or observed (itself with JSON logs and metrics on).")
+    var against = "opendkim"
 
     func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func validate() throws {
+        guard ["opendkim", "observed"].contains(against) else { throw ValidationError("--against: opendkim or observed") }
         for m in list(modes) where LoadRunner.Mode(rawValue: m) == nil {
             throw ValidationError("--modes: sign, verify or pass, not \(m)")
         }
@@ -116,7 +119,9 @@ struct Milter: ParsableCommand {
             records.split(separator: "\n").first { $0.hasPrefix(name + "\t") }.map { String($0.split(separator: "\t")[1]) } ?? ""
         }
         var table: [String] = []
-        table.append("| case | dkim-milter msg/s (median, range) | OpenDKIM msg/s | ratio | p50 / p99 ms (ours) | p50 / p99 ms (OpenDKIM) | CPU ms/msg ours / OpenDKIM | peak RSS MB ours / OpenDKIM | checked |")
+        let them = against == "observed" ? "JSON+metrics" : "OpenDKIM"
+        table.append("| case | dkim-milter msg/s (median, range) | \(them) msg/s | ratio | p50 / p99 ms (ours) | "
+            + "p50 / p99 ms (\(them)) | CPU ms/msg ours / \(them) | peak RSS MB ours / \(them) | checked |")
         table.append("|---|---|---|---|---|---|---|---|---|")
         for mode in list(modes) {
             for keyName in list(keys) {
@@ -133,11 +138,13 @@ struct Milter: ParsableCommand {
                                     mode: LoadRunner.Mode(rawValue: mode) ?? .sign, keyType: keyName == "ed25519" ? .ed25519 : .rsa,
                                     size: size, concurrency: c, messages: count, perConnection: per, tcp: socket == "inet")
                                 FileHandle.standardError.write(Data("\(benchCase)\n".utf8))
-                                let bench = MilterBenchmark(keyFile: keysDir + "/keys/" + file, selector: selector,
+                                var bench = MilterBenchmark(keyFile: keysDir + "/keys/" + file, selector: selector,
                                                             record: record("\(selector)._domainkey.example.com"),
                                                             dkimMilterPath: dkimMilter, rounds: rounds)
+                                let other: MilterUnderTest.Kind = against == "observed" ? .dkimMilterObserved : .opendkim
+                                bench.kinds = [.dkimMilter, other]
                                 let r = try bench.run(benchCase) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-                                table.append(row(benchCase, ours: r[.dkimMilter]!, theirs: r[.opendkim]!))
+                                table.append(row(benchCase, ours: r[.dkimMilter]!, theirs: r[other]!))
                             }
                         }
                     }
@@ -150,7 +157,7 @@ struct Milter: ParsableCommand {
     func row(_ c: MilterBenchmark.Case, ours: MilterBenchmark.Measurement, theirs: MilterBenchmark.Measurement) -> String {
         func f(_ v: Double, _ d: Int = 0) -> String { String(format: "%.\(d)f", v) }
         let mo = BenchFormat.median(ours.rates), mt = BenchFormat.median(theirs.rates)
-        let checked = "\(ours.verified)/\(ours.verified + ours.verifyFailures) ours, \(theirs.verified)/\(theirs.verified + theirs.verifyFailures) OpenDKIM"
+        let checked = "\(ours.verified)/\(ours.verified + ours.verifyFailures) ours, \(theirs.verified)/\(theirs.verified + theirs.verifyFailures) other"
             + (ours.failures + theirs.failures > 0 ? "; failures \(ours.failures)/\(theirs.failures): \(ours.firstError ?? theirs.firstError ?? "")" : "")
         return "| \(c) | \(f(mo)) (\(f(ours.rates.min() ?? 0))–\(f(ours.rates.max() ?? 0))) | \(f(mt)) (\(f(theirs.rates.min() ?? 0))–\(f(theirs.rates.max() ?? 0))) | "
             + "\(f(mt > 0 ? mo / mt : 0, 2))× | \(f(BenchFormat.median(ours.p50), 2)) / \(f(BenchFormat.median(ours.p99), 2)) | "
