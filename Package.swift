@@ -47,7 +47,8 @@ let package = Package(
         // The benchmark: the same load against dkim-milter and OpenDKIM, and the library alone.
         .target(name: "MilterBench", dependencies: ["DKIM", "DKIMOpenSSL", "MilterClient"]),
         .executableTarget(name: "dkim-bench", dependencies: [
-            "MilterBench", "DKIM", "DKIMOpenSSL", "DKIMDNS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MilterBench", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMMilter", "DKIMMilterCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What the dkimkey commands do, as a library so it can be tested.
         .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS"]),

@@ -31,11 +31,11 @@ public struct MilterLog: Sendable {
 
     /// One line for a message's outcome: its text line, and in JSON its fields. A failure is
     /// logged as an error even without SyslogSuccess.
-    func outcome(_ outcome: MessageOutcome) {
+    public func outcome(_ outcome: MessageOutcome) {
         let failed = outcome.decision == .failed
         guard logSuccess || failed else { return }
         let metadata: Logger.Metadata? = format == .json
-            ? ["outcome": .stringConvertible(MilterLogHandler.OutcomeRecord(json: outcome.jsonLine))] : nil
+            ? ["outcome": .stringConvertible(MilterLogHandler.OutcomeRecord(fields: outcome.jsonObject))] : nil
         logger.log(level: failed ? .error : .info, "\(outcome.logLine)", metadata: metadata)
     }
 }

@@ -18,8 +18,8 @@ public struct MilterLogHandler: LogHandler {
     /// The outcome of a message, carried in the metadata under `outcome` so the JSON format can
     /// write its fields rather than the text line.
     public struct OutcomeRecord: CustomStringConvertible, Sendable {
-        public let json: String
-        public var description: String { json }
+        public let fields: JSONLine
+        public var description: String { fields.text }
     }
 
     public var logLevel: Logger.Level
@@ -80,22 +80,27 @@ public struct MilterLogHandler: LogHandler {
         var t = tm()
         var seconds = ts.tv_sec
         gmtime_r(&seconds, &t)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                      t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1_000_000)
+        var b: [UInt8] = []
+        b.reserveCapacity(24)
+        func two(_ n: Int32) { b.append(UInt8(0x30 + n / 10)); b.append(UInt8(0x30 + n % 10)) }
+        let year = t.tm_year + 1900
+        two(year / 100); two(year % 100); b.append(0x2D); two(t.tm_mon + 1); b.append(0x2D); two(t.tm_mday)
+        b.append(0x54); two(t.tm_hour); b.append(0x3A); two(t.tm_min); b.append(0x3A); two(t.tm_sec)
+        let ms = Int32(ts.tv_nsec / 1_000_000)
+        b.append(0x2E); b.append(UInt8(0x30 + ms / 100)); two(ms % 100); b.append(0x5A)
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// `{"time":…,"level":…,"message":…, …}`: the outcome's fields spliced in, other metadata as strings.
     static func json(level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
-        var head: [String: String] = ["time": timestamp(), "level": level.rawValue, "message": message]
-        for (k, v) in metadata where k != "outcome" { head[k] = "\(v)" }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line = (try? encoder.encode(head)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        if case .stringConvertible(let value) = metadata["outcome"], let record = value as? OutcomeRecord,
-           record.json.count > 2 {
-            line.removeLast()
-            line += "," + record.json.dropFirst()
+        var line = JSONLine(capacity: 1024)
+        line.add("time", timestamp())
+        line.add("level", level.rawValue)
+        line.add("message", message)
+        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "outcome" { line.add(k, "\(v)") }
+        if case .stringConvertible(let value) = metadata["outcome"], let record = value as? OutcomeRecord {
+            line.add(fieldsOf: record.fields)
         }
-        return line
+        return line.text
     }
 }

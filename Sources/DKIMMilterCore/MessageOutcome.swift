@@ -77,6 +77,13 @@ public struct MessageOutcome: Sendable, Equatable {
         public var selector: String
         public var algorithm: SignatureAlgorithm
         public var keyBits: Int
+
+        public init(domain: String, selector: String, algorithm: SignatureAlgorithm, keyBits: Int) {
+            self.domain = domain
+            self.selector = selector
+            self.algorithm = algorithm
+            self.keyBits = keyBits
+        }
     }
 
     /// Where the time went, in seconds (monotonic clock).
@@ -118,6 +125,21 @@ public struct MessageOutcome: Sendable, Equatable {
     /// Remarks for people: a key that failed, a signature not made twice, how to make a host ours.
     public var notes: [String] = []
     public var timings = Timings()
+
+    public init(queueID: String, client: String, decision: Decision, reason: Reason, origin: Origin? = nil,
+                fromAddress: String? = nil, fromFieldCount: Int = 1, signaturesMade: [SignatureMade] = [],
+                forgedResultsRemoved: Int = 0, notes: [String] = []) {
+        self.queueID = queueID
+        self.client = client
+        self.decision = decision
+        self.reason = reason
+        self.origin = origin
+        self.fromAddress = fromAddress
+        self.fromFieldCount = fromFieldCount
+        self.signaturesMade = signaturesMade
+        self.forgedResultsRemoved = forgedResultsRemoved
+        self.notes = notes
+    }
 
     public static func == (a: MessageOutcome, b: MessageOutcome) -> Bool {
         a.queueID == b.queueID && a.client == b.client && a.decision == b.decision && a.reason == b.reason

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DKIMMilter
+import DKIMMilterCore
 import DKIM
 import DKIMDNS
 import DKIMOpenSSL
@@ -10,7 +12,7 @@ struct DKIMBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dkim-bench",
         abstract: "Benchmark dkim-milter against OpenDKIM on this machine, and the DKIM library alone.",
-        subcommands: [Milter.self, Library.self, Load.self, DNS.self])
+        subcommands: [Milter.self, Library.self, Load.self, DNS.self, Outcome.self])
 }
 
 /// Key lookup latency against a DNS server: a lookup every time, and through the cache.
@@ -187,5 +189,41 @@ struct Library: ParsableCommand {
         print("| relaxed body canonicalize + SHA-256 | \(String(format: "%.0f", relaxed)) MB/s | \(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(relaxed, speed.sha256)) |")
         print("| RSA-2048 signatures | \(String(format: "%.0f", rsaRate))/s | \(speed.rsa2048.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(rsaRate, speed.rsa2048)) |")
         print("| Ed25519 signatures | \(String(format: "%.0f", edRate))/s | \(speed.ed25519.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(edRate, speed.ed25519)) |")
+    }
+}
+
+/// What observability costs per message, in the milter's own code: the text line, the JSON
+/// record, and the metrics recording (Prometheus backend), for a signed and a verified outcome.
+struct Outcome: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure the per-message cost of logs and metrics.")
+    @Option(help: "Outcomes of each kind.") var count = 100_000
+
+    func run() throws {
+        var verified = SignatureVerification(index: 1, domain: "example.com", selector: "sr2048a",
+                                             algorithm: "rsa-sha256", result: .pass)
+        verified.keyBits = 2048
+        let signed = MessageOutcome(
+            queueID: "4ABCDE123", client: "localhost [127.0.0.1]", decision: .signed, reason: .internalHost,
+            origin: .internalHost(client: "localhost [127.0.0.1]"), fromAddress: "alice@example.com",
+            signaturesMade: [.init(domain: "example.com", selector: "sr2048a", algorithm: .rsaSHA256, keyBits: 2048)])
+        var incoming = MessageOutcome(queueID: "4ABCDE124", client: "mx.other.net [198.51.100.1]", decision: .verified,
+                                      reason: .notInternal, fromAddress: "bob@example.com")
+        incoming.verifications = [verified]
+        incoming.addedAuthenticationResults = true
+        let metrics = MilterMetrics(factory: MetricsEndpoint.makeFactory(), version: MilterVersion.current)
+        let devNull = FileHandle(forWritingAtPath: "/dev/null")!
+        let json = MilterLog(destination: .standardError, format: .json, write: { devNull.write(Data(($0 + "\n").utf8)) })
+        let text = MilterLog(destination: .standardError, format: .text, write: { devNull.write(Data(($0 + "\n").utf8)) })
+        func time(_ label: String, _ body: () -> Void) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<count { body() }
+            let ns = Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(count)
+            print(String(format: "%@: %.2f µs per message", label, ns / 1000))
+        }
+        for (name, o) in [("signed", signed), ("verified", incoming)] {
+            time("\(name): text log line written") { text.outcome(o) }
+            time("\(name): JSON log line written") { json.outcome(o) }
+            time("\(name): metrics recorded") { metrics.messageStarted(); metrics.record(o) }
+        }
     }
 }

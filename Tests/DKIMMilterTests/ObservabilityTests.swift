@@ -225,6 +225,26 @@ enum ObservedLoad {
         #expect(try Self.query(promPort, "dkim_milter_messages_in_flight") == 0)
         #expect(try Self.query(promPort, #"dkim_milter_build_info{version="\#(MilterVersion.current)"}"#) == 1)
         #expect(try Self.query(promPort, #"up{job="dkim-milter"}"#) == 1)
+
+        // The Grafana dashboard in contrib/ asks only for metrics we export, in PromQL Prometheus accepts.
+        let exported = Set(try Self.get(port: metricsPort, "/metrics").split(separator: "\n")
+            .filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath:
+            Fixtures.repositoryRoot + "/contrib/grafana/dkim-milter.json"))) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        #expect(panels.count >= 10)
+        for panel in panels {
+            for target in try #require(panel["targets"] as? [[String: Any]]) {
+                let expr = try #require(target["expr"] as? String)
+                let names = expr.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") })
+                    .filter { $0.hasPrefix("dkim_milter_") }
+                    .map { String($0).replacingOccurrences(of: "_bucket", with: "") }
+                for name in names { #expect(exported.contains(name), "\(panel["title"] ?? ""): \(name) is not exported") }
+                let encoded = expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? expr
+                let answer = try Self.get(port: promPort, "/api/v1/query?query=\(encoded)")
+                #expect(answer.contains("\"status\":\"success\""), "\(expr): \(answer)")
+            }
+        }
     }
 
     /// 100 idle connections to the metrics port hold no thread of the milter: mail flows, and the
