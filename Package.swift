@@ -27,7 +27,7 @@ let package = Package(
         // The milter's per-message core without C: the session state machine and its outcomes,
         // policy, key store, tables, configuration.
         .target(name: "DKIMMilterCore", dependencies: [
-            "DKIM", .product(name: "CoreMetrics", package: "swift-metrics"),
+            "DKIM", "DKIMKeyCheck", .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // libmilter, wrapped once by DKIMMilter, the adapter (only MilterCallbacks.swift calls
         // smfi_*): callbacks, host, sockets, signals, DNS lookups, OpenSSL keys.
@@ -50,8 +50,11 @@ let package = Package(
             "MilterBench", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMMilter", "DKIMMilterCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The judgement of a published key record against the private key: dkimkey check, the
+        // milter's published-key guard and dkimkey rotate share it.
+        .target(name: "DKIMKeyCheck", dependencies: ["DKIM"]),
         // What the dkimkey commands do, as a library so it can be tested.
-        .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMDNS"]),
+        .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMKeyCheck", "DKIMOpenSSL", "DKIMDNS"]),
         .executableTarget(name: "dkimkey", dependencies: [
             "DKIMKeyTool", "DKIM", "DKIMOpenSSL", "DKIMDNS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -35,7 +35,8 @@ struct CheckTests {
     static func judge(_ lookup: TXTLookupResult, key: PrivateKey? = Keys.rsa,
                       nearMisses: [KeyCheck.NearMiss] = []) -> KeyCheckReport {
         KeyCheck.judge(selector: selector, domain: domain, lookup: lookup, nearMisses: nearMisses,
-                       privateKey: key, keyPath: keyPath, server: "the DNS server 192.0.2.53")
+                       privateKey: key, keyPath: keyPath, crypto: OpenSSLCryptoProvider(),
+                       server: "the DNS server 192.0.2.53")
     }
 
     static func judge(_ records: String..., key: PrivateKey? = Keys.rsa) -> KeyCheckReport {

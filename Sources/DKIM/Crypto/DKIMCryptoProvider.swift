@@ -17,6 +17,9 @@ public protocol DKIMSigningKey: Sendable {
 /// A public key that checks DKIM signatures.
 public protocol DKIMVerifyingKey: Sendable {
     var keyType: KeyRecord.KeyType { get }
+    /// The public key in its canonical form (SubjectPublicKeyInfo DER for RSA, whatever form
+    /// `p=` used; the raw 32 bytes for Ed25519), for comparing a published key with a private one.
+    var publicKeyData: [UInt8] { get }
     var bitCount: Int { get }
     /// Whether `signature` is valid for the SHA-256 `digest`.
     func isValidSignature(_ signature: [UInt8], forDigest digest: [UInt8]) -> Bool

@@ -1,5 +1,4 @@
 import DKIM
-import DKIMOpenSSL
 import Foundation
 
 /// What `dkimkey check` found: one line per check, in plain words with the fix.
@@ -113,40 +112,13 @@ public enum KeyCheck {
         return [(.doubledDomain, "\(selector)._domainkey.\(d).\(d)"), (.missingDomainKey, "\(selector).\(d)")]
     }
 
-    static func normalized(_ domain: String) -> String {
+    public static func normalized(_ domain: String) -> String {
         var d = domain.lowercased()
         if d.hasSuffix(".") { d.removeLast() }
         return d
     }
 
-    // MARK: - Running a check
-
-    /// Looks the record up and judges it. `keyPath` nil means `KEYS-DIR/DOMAIN/SELECTOR.pem`,
-    /// which may be missing (the record is still checked; the match check fails); a key named
-    /// with `keyPath`, or a default one that exists but cannot be read, is an error (exit 2).
-    public static func run(selector: String, domain: String, keyPath: String?, keysDirectory: String,
-                           resolver: any TXTResolver, server: String) throws(ToolError) -> KeyCheckReport {
-        let domain = normalized(domain)
-        try KeyGeneration.validateNames(selector: selector, domain: domain)
-        let path = keyPath ?? "\(keysDirectory)/\(domain)/\(selector).pem"
-        let privateKey: PrivateKey?
-        if keyPath == nil, !FileManager.default.fileExists(atPath: path) {
-            privateKey = nil
-        } else {
-            privateKey = try KeyFile.load(path)
-        }
-        let lookup = resolver.lookupTXT(queryName(selector: selector, domain: domain))
-        var nearMisses: [NearMiss] = []
-        if isMissing(lookup) {
-            for (mistake, name) in nearMissNames(selector: selector, domain: domain) {
-                nearMisses.append(NearMiss(mistake, name: name, result: resolver.lookupTXT(name)))
-            }
-        }
-        return judge(selector: selector, domain: domain, lookup: lookup, nearMisses: nearMisses,
-                     privateKey: privateKey, keyPath: path, server: server)
-    }
-
-    static func isMissing(_ lookup: TXTLookupResult) -> Bool {
+    public static func isMissing(_ lookup: TXTLookupResult) -> Bool {
         switch lookup {
         case .nameNotFound, .records([]): true
         default: false
@@ -161,8 +133,9 @@ public enum KeyCheck {
     ///   - nearMisses: lookups of the names a panel mistake would have used (when the name has no record).
     ///   - keyPath: the private key's file, named in the messages.
     ///   - server: the DNS server asked, as words ("the DNS server 127.0.0.1:5353").
+    ///   - crypto: reads the key in `p=` (its type and size).
     public static func judge(selector: String, domain: String, lookup: TXTLookupResult, nearMisses: [NearMiss] = [],
-                             privateKey: PrivateKey?, keyPath: String,
+                             privateKey: (any DKIMSigningKey)?, keyPath: String, crypto: any DKIMCryptoProvider,
                              server: String = "the DNS server") -> KeyCheckReport {
         let domain = normalized(domain)
         let name = queryName(selector: selector, domain: domain)
@@ -211,20 +184,21 @@ public enum KeyCheck {
         }
         // Judge the record that matches the private key if there is one, else the first.
         let judged = candidates.first { text in
-            guard let privateKey, let key = publicKey(of: text) else { return false }
+            guard let privateKey, let key = publicKey(of: text, crypto: crypto) else { return false }
             return key.keyType == privateKey.keyType && key.publicKeyData == privateKey.publicKeyData
         } ?? candidates[0]
         report.record = judged
         let (checks, matches) = judgeRecord(judged, privateKey: privateKey, keyPath: keyPath,
-                                            selector: selector, domain: domain)
+                                            selector: selector, domain: domain, crypto: crypto)
         report.checks += checks
         report.matches = matches
         return report
     }
 
     /// The checks of one record's text, and whether its key is the private key's public half.
-    static func judgeRecord(_ text: String, privateKey: PrivateKey?, keyPath: String,
-                            selector: String, domain: String) -> ([KeyCheckReport.Check], Bool) {
+    static func judgeRecord(_ text: String, privateKey: (any DKIMSigningKey)?, keyPath: String,
+                            selector: String, domain: String,
+                            crypto: any DKIMCryptoProvider) -> ([KeyCheckReport.Check], Bool) {
         var checks: [KeyCheckReport.Check] = []
         let bytes = Array(text.utf8)
         let lenient = TagList.lenientValues(bytes, range: bytes.indices)
@@ -295,10 +269,10 @@ public enum KeyCheck {
         }
 
         // The key in p=, read as the type k= names; a key of the other type is a k= mistake.
-        var usable: PublicKey?
-        var misTyped: PublicKey?
+        var usable: (any DKIMVerifyingKey)?
+        var misTyped: (any DKIMVerifyingKey)?
         do {
-            let key = try PublicKey(type: record.keyType, publicKeyData: record.publicKeyData)
+            let key = try crypto.verifyingKey(type: record.keyType, publicKeyData: record.publicKeyData)
             usable = key
             checks.append(sizeCheck(key, selector: selector, domain: domain))
         } catch {
@@ -307,7 +281,7 @@ public enum KeyCheck {
                 checks.append(.init("key", .fail,
                     "p= is not a usable key: \(error.reason), so receivers refuse it. Fix: make a new key with "
                     + "dkimkey generate (it uses 65537) and publish its record."))
-            } else if let key = try? PublicKey(type: other, publicKeyData: record.publicKeyData) {
+            } else if let key = try? crypto.verifyingKey(type: other, publicKeyData: record.publicKeyData) {
                 misTyped = key
                 let said = record.keyType == .rsa && lenient["k"] == nil ? "has no k= (which means rsa)"
                                                                          : "says k=\(record.keyType.rawValue)"
@@ -357,7 +331,7 @@ public enum KeyCheck {
     // MARK: - Pieces
 
     /// The `match` check when the published key cannot be compared.
-    static func noComparison(_ privateKey: PrivateKey?, keyPath: String, why: String) -> KeyCheckReport.Check {
+    static func noComparison(_ privateKey: (any DKIMSigningKey)?, keyPath: String, why: String) -> KeyCheckReport.Check {
         guard let privateKey else {
             return .init("match", .fail,
                 "no private key to compare with: \(keyPath) does not exist. Fix: name the key with --key PEM "
@@ -398,9 +372,9 @@ public enum KeyCheck {
     }
 
     /// The key in a record's text, when the record parses and holds one of the type k= names.
-    static func publicKey(of text: String) -> PublicKey? {
+    static func publicKey(of text: String, crypto: any DKIMCryptoProvider) -> (any DKIMVerifyingKey)? {
         guard let record = try? KeyRecord(parsing: text), !record.isRevoked else { return nil }
-        return try? PublicKey(type: record.keyType, publicKeyData: record.publicKeyData)
+        return try? crypto.verifyingKey(type: record.keyType, publicKeyData: record.publicKeyData)
     }
 
     /// A `p=` that is cut short: the characters published and the characters a whole key needs.
@@ -415,7 +389,7 @@ public enum KeyCheck {
     /// Whether `p=` is shorter than the key it should hold: the private key's `p=` when it is of
     /// that type and longer, else the length an RSA key's own DER header declares (44 characters
     /// for Ed25519).
-    static func truncation(of p: String, type: KeyRecord.KeyType, privateKey: PrivateKey?) -> Truncation? {
+    static func truncation(of p: String, type: KeyRecord.KeyType, privateKey: (any DKIMSigningKey)?) -> Truncation? {
         let value = p.filter { !$0.isWhitespace && !"\"“”„'\\".contains($0) }
         let have = value.utf8.count
         guard have > 0 else { return nil }
@@ -465,7 +439,7 @@ public enum KeyCheck {
 
     /// Key type and size (RFC 8301 §3.2: RSA keys below 1024 bits are never valid, 2048 advised;
     /// verifiers must handle up to 4096).
-    static func sizeCheck(_ key: PublicKey, selector: String, domain: String) -> KeyCheckReport.Check {
+    static func sizeCheck(_ key: any DKIMVerifyingKey, selector: String, domain: String) -> KeyCheckReport.Check {
         let bits = key.bitCount
         let newKey = "dkimkey generate NEWSELECTOR --domain \(domain)"
         switch key.keyType {
