@@ -1,5 +1,7 @@
 import DKIM
 import DKIMMilterCore
+import DKIMOpenSSL
+import Dispatch
 import Foundation
 import Glibc
 
@@ -38,6 +40,32 @@ public final class MilterHost: Sendable {
         log.outcome(outcome)
     }
 
+    /// Runs the published-key guard once: the key store read again when it is a keys directory
+    /// (`dkimkey rotate` may have added a pending key or changed keys.state), every key's record
+    /// looked up, and the policy swapped when anything changed. Lines are logged once per change.
+    public func refreshKeys() {
+        let policy = currentPolicy
+        let c = policy.configuration
+        var store = policy.keys
+        if c.keyTable == nil && c.keyFile == nil {
+            var warnings: [String] = []
+            do {
+                store = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+            } catch {
+                log.error("key check: cannot read the key store again, keeping the running keys: \(error)")
+            }
+        }
+        let deadline = DispatchTime.now() + Double(max(1, c.dnsTimeout)) * 2
+        let (checked, lines) = PublishedKeyGuard.check(store, previous: policy.keys, resolver: policy.keyRecordResolver,
+                                                       crypto: policy.crypto, deadline: deadline)
+        for line in lines { log.warning(line) }
+        // Swap in the checked keys unless a reload replaced the policy meanwhile.
+        self.policy.withLock { running in
+            if running === policy { running = policy.with(keys: checked) }
+        }
+        metrics.recordKeys(checked.allKeys.map { ($0.lifecycle, checked.publication[$0.recordName]) })
+    }
+
     /// Runs a callback's work, counted as in flight.
     func busy<T>(_ body: () -> T) -> T {
         busyCallbacks.withLock { $0 += 1 }
@@ -55,13 +83,30 @@ public final class MilterHost: Sendable {
                 throw ConfigurationError("the key file \(first.path) (\(first.domain) s=\(first.selector)) is gone; restore it, or restart dkim-milter to stop signing with it")
             }
             let new = try reload()
-            policy.withLock { $0 = new }
+            // What the guard knew of the running keys carries over; it checks them again now.
+            policy.withLock { $0 = new.with(keys: new.keys.with(publication: $0.keys.publication)) }
             metrics.recordReload(succeeded: true)
             log.info("reloaded: \(new.keys.allKeys.count) signing key(s)")
+            refreshKeys()
         } catch {
             metrics.recordReload(succeeded: false)
             log.error("reload failed, keeping the running configuration: \(error)")
         }
+    }
+
+    /// The first check before mail is served, then one every KeyCheckInterval on a thread of its own.
+    func startKeyChecks() {
+        refreshKeys()
+        let interval = currentPolicy.configuration.keyCheckInterval
+        guard interval > 0 else { return }
+        let thread = Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: currentPolicy.configuration.keyCheckInterval)
+                refreshKeys()
+            }
+        }
+        thread.name = "dkim-key-check"
+        thread.start()
     }
 
     /// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread, so that every thread
@@ -134,6 +179,7 @@ public final class MilterHost: Sendable {
             }
         }
         log.info("listening on \(socket)")
+        startKeyChecks()
         if socket.lowercased().hasPrefix("inet") { TCPNoDelay.catchEarlyConnections() }
         let status = withExtendedLifetime(registration) { MilterCallbacks.serve() }
         // libmilter does not wait for work in flight: let every running callback finish (a

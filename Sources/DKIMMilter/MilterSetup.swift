@@ -2,6 +2,7 @@ import DKIM
 import DKIMMilterCore
 import DKIMDNS
 import DKIMOpenSSL
+import Dispatch
 import Foundation
 
 /// Builds the running policy from a configuration: loads the keys, picks the resolver.
@@ -14,6 +15,7 @@ public enum MilterSetup {
         throws(ConfigurationError) -> MilterPolicy {
         let keys = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         let resolver: any TXTResolver
+        var keyRecordResolver: (any TXTResolver)?
         if let file = c.testPublicKeys {
             guard let text = TextFile.read(file) else {
                 throw ConfigurationError("TestPublicKeys: cannot read \(file)")
@@ -35,7 +37,9 @@ public enum MilterSetup {
                 }
                 dns.timeout = Double(max(1, c.dnsTimeout))
                 dns.tries = 2
-                resolver = CachingTXTResolver(upstream: try DNSClient(configuration: dns), observer: { event in
+                let client = try DNSClient(configuration: dns)
+                keyRecordResolver = client
+                resolver = CachingTXTResolver(upstream: client, observer: { event in
                     switch event {
                     case .hit: metrics?.recordKeyCacheLookup(hit: true)
                     case .miss: metrics?.recordKeyCacheLookup(hit: false)
@@ -52,8 +56,16 @@ public enum MilterSetup {
         if c.signs && keys.allKeys.isEmpty {
             warnings.append("no signing keys found (\(c.keyTable ?? c.keyFile ?? c.keysDirectory)): verifying only; make one with: dkimkey generate SELECTOR --domain DOMAIN --keys-dir \(c.keysDirectory)")
         }
-        return MilterPolicy(configuration: c, keys: keys, resolver: resolver, crypto: OpenSSLCryptoProvider(),
+        return MilterPolicy(configuration: c, keys: keys, resolver: resolver, keyRecordResolver: keyRecordResolver,
+                            crypto: OpenSSLCryptoProvider(),
                             authservID: c.authservID ?? hostName(), now: now)
+    }
+
+    /// Every key's record looked up once, as the published-key guard does (for --check-config).
+    public static func checkedKeys(_ policy: MilterPolicy) -> KeyStore {
+        let deadline = DispatchTime.now() + Double(max(1, policy.configuration.dnsTimeout)) * 2
+        return PublishedKeyGuard.check(policy.keys, previous: nil, resolver: policy.keyRecordResolver,
+                                       crypto: policy.crypto, deadline: deadline).store
     }
 
     /// This host's name, the default authserv-id.

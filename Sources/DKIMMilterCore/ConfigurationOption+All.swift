@@ -1,4 +1,5 @@
 import DKIM
+import DKIMKeyCheck
 
 extension ConfigurationOption {
     /// Every option of the configuration file, in the order the documentation lists them.
@@ -148,6 +149,21 @@ extension ConfigurationOption {
         },
         ConfigurationOption("RequireSafeKeys", "refuse key files others can read or replace (default yes)") { c, v in
             c.requireSafeKeys = try v.bool()
+        },
+        ConfigurationOption("KeyCheckInterval", "how often every signing key's DNS record is checked: 3600 (seconds), "
+                            + "30m, 1h (default 1h; 0 never)") { c, v in
+            guard let seconds = DurationText.seconds(v.text) else {
+                throw ConfigurationError("\"\(v.text)\" is not a duration such as 3600, 30m, 1h or 0")
+            }
+            c.keyCheckInterval = seconds
+        },
+        ConfigurationOption("UnpublishedKeys", "sign (default) or skip when no key of a domain and algorithm is proven "
+                            + "published in DNS") { c, v in
+            switch v.text.lowercased() {
+            case "sign": c.signsWithUnpublishedKeys = true
+            case "skip": c.signsWithUnpublishedKeys = false
+            default: throw ConfigurationError("\"\(v.text)\" is not sign or skip")
+            }
         },
         ConfigurationOption("SubDomains", "sign for subdomains of a domain that has a key") { c, v in
             c.subDomains = try v.bool()

@@ -1,4 +1,5 @@
 import DKIM
+import DKIMKeyCheck
 import Foundation
 
 /// The keys the milter signs with and how authors map to them. Built once at start and on
@@ -11,6 +12,63 @@ public struct KeyStore: Sendable {
     var byDomain: Bool
     public let subDomains: Bool
     public let multipleSignatures: Bool
+    /// What the published-key guard last learned of each key, by record name; a key never
+    /// checked (or only with DNS down) is absent.
+    public var publication: [String: KeyPublication] = [:]
+    /// Whether a domain whose keys of an algorithm are all unpublished signs anyway
+    /// (UnpublishedKeys sign, the default: the MTA may see split-horizon DNS) or not (skip).
+    public var signsWithUnpublishedKeys = true
+
+    init(keys: [String: [SigningKey]], signingTable: SigningTable?, byDomain: Bool, subDomains: Bool,
+         multipleSignatures: Bool) {
+        self.keys = keys
+        self.signingTable = signingTable
+        self.byDomain = byDomain
+        self.subDomains = subDomains
+        self.multipleSignatures = multipleSignatures
+    }
+
+    /// The same keys with what the guard learned.
+    public func with(publication: [String: KeyPublication]) -> KeyStore {
+        var copy = self
+        copy.publication = publication
+        return copy
+    }
+
+    /// Whether a key may sign now. An active key signs unless the guard saw its record missing,
+    /// mismatched or revoked (DNS down never demotes a key); a pending key only once its record
+    /// is proven published; retiring and revoked keys never.
+    public func isUsable(_ k: SigningKey) -> Bool {
+        switch k.lifecycle {
+        case .active: publication[k.recordName].map { $0 == .published || $0 == .unknown } ?? true
+        case .pending: publication[k.recordName] == .published
+        case .retiring, .revoked: false
+        }
+    }
+
+    /// The keys to sign with among a domain's keys, per algorithm: a pending key proven published
+    /// takes over from the active ones (rotation, without a reload); otherwise the usable active
+    /// keys; when none of an algorithm is usable, its active keys if UnpublishedKeys says sign.
+    func chosen(_ candidates: [SigningKey]) -> [SigningKey] {
+        var out: [SigningKey] = []
+        for type in [KeyRecord.KeyType.rsa, .ed25519] {
+            let ofType = candidates.filter { $0.key.keyType == type && $0.lifecycle.maySign }
+            guard !ofType.isEmpty else { continue }
+            let takingOver = ofType.filter { $0.lifecycle == .pending && isUsable($0) }
+                .max { ($0.created ?? 0, $0.selector) < ($1.created ?? 0, $1.selector) }
+            if let takingOver {
+                out.append(takingOver)
+                continue
+            }
+            let usable = ofType.filter { $0.lifecycle == .active && isUsable($0) }
+            if !usable.isEmpty {
+                out += usable
+            } else if signsWithUnpublishedKeys {
+                out += ofType.filter { $0.lifecycle == .active }
+            }
+        }
+        return out
+    }
 
     /// All keys, for reports.
     public var allKeys: [SigningKey] { keys.values.flatMap { $0 }.sorted { ($0.domain, $0.selector) < ($1.domain, $1.selector) } }
@@ -34,10 +92,12 @@ public struct KeyStore: Sendable {
         }
         var out: [SigningKey] = []
         for name in names {
+            var ofName: [SigningKey] = []
             for var k in keys[name] ?? [] {
                 if k.domain == "%" { k.domain = authorDomain }
-                out.append(k)
+                ofName.append(k)
             }
+            out += chosen(ofName)
         }
         return out.enumerated().sorted { a, b in
             (a.element.key.keyType == .rsa ? 0 : 1, a.offset) < (b.element.key.keyType == .rsa ? 0 : 1, b.offset)
@@ -115,6 +175,13 @@ extension KeyStore {
                 }
                 let files = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).sorted()
                     .filter { $0.hasSuffix(".pem") }
+                // dkimkey rotate's states; a key not in an existing state file is new: pending.
+                let states: KeyStateFile?
+                do {
+                    states = try KeyStateFile.read(directory: folder, domain: domain.lowercased())
+                } catch {
+                    throw ConfigurationError("key store: \(error.message)")
+                }
                 // The folder's name is d= and each file's name s=: checked before they are signed with.
                 if !files.isEmpty, let problem = SigningKey.domainProblem(domain) {
                     throw ConfigurationError("key store: the directory \(folder) is named for its d=, and \(problem); "
@@ -128,8 +195,11 @@ extension KeyStore {
                             + "rename it to SELECTOR.pem")
                     }
                     let key = try load(path, "key store")
+                    let entry = states?[selector]
                     keys[domain.lowercased(), default: []].append(
-                        SigningKey(domain: domain.lowercased(), selector: selector, key: key, path: path))
+                        SigningKey(domain: domain.lowercased(), selector: selector, key: key, path: path,
+                                   lifecycle: entry?.state ?? (states == nil ? .active : .pending),
+                                   created: entry?.created))
                 }
             }
         }
@@ -142,8 +212,10 @@ extension KeyStore {
                 keys[name] = kept
             }
         }
-        return KeyStore(keys: keys, signingTable: table, byDomain: byDomain, subDomains: c.subDomains,
-                        multipleSignatures: c.multipleSignatures)
+        var store = KeyStore(keys: keys, signingTable: table, byDomain: byDomain, subDomains: c.subDomains,
+                             multipleSignatures: c.multipleSignatures)
+        store.signsWithUnpublishedKeys = c.signsWithUnpublishedKeys
+        return store
     }
 
     static func readTable(_ path: String) throws(ConfigurationError) -> String {

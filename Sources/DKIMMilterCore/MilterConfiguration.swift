@@ -80,6 +80,11 @@ public struct MilterConfiguration: Sendable {
     public var metricsListen: String?
     /// Refuse key files that others can read or write.
     public var requireSafeKeys = true
+    /// UnpublishedKeys sign (default) or skip: when every key of a domain and algorithm is proven
+    /// unpublished, sign anyway (the MTA may see split-horizon DNS) or not at all.
+    public var signsWithUnpublishedKeys = true
+    /// Seconds between checks that every signing key's record is published (0: never).
+    public var keyCheckInterval: Double = 3600
     /// Sign for subdomains of a domain that has a key.
     public var subDomains = false
     /// With a SigningTable: sign with every matching entry, not only the first.

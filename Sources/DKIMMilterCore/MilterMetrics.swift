@@ -1,5 +1,6 @@
 import CoreMetrics
 import DKIM
+import DKIMKeyCheck
 
 /// The milter's numbers, recorded through swift-metrics (the adapter exports them to Prometheus).
 ///
@@ -39,6 +40,7 @@ public final class MilterMetrics: Sendable {
     private let cacheLookups: [Bool: Counter]
     private let reloads: [Bool: Counter]
     private let inFlight: Meter
+    private let keyGauges: [String: Gauge]
 
     /// - Parameters:
     ///   - factory: where the numbers go (the Prometheus factory; a test factory in tests).
@@ -100,6 +102,15 @@ public final class MilterMetrics: Sendable {
             false: Counter(label: "dkim_milter_reloads_total", dimensions: [("result", "failed")], factory: factory),
         ]
         inFlight = Meter(label: "dkim_milter_messages_in_flight", factory: factory)
+        var keyGauges: [String: Gauge] = [:]
+        for l in KeyLifecycle.allCases {
+            for p in KeyPublication.allCases {
+                keyGauges["\(l.rawValue)|\(p.rawValue)"] = Gauge(
+                    label: "dkim_milter_signing_keys", dimensions: [("lifecycle", l.rawValue), ("publication", p.rawValue)],
+                    factory: factory)
+            }
+        }
+        self.keyGauges = keyGauges
         Gauge(label: "dkim_milter_build_info", dimensions: [("version", version)], factory: factory).record(1)
     }
 
@@ -144,6 +155,13 @@ public final class MilterMetrics: Sendable {
 
     /// A key lookup answered from the cache (hit) or sent to DNS (miss).
     public func recordKeyCacheLookup(hit: Bool) { cacheLookups[hit]?.increment() }
+
+    /// The keys by lifecycle and by what the published-key guard found (never checked: unknown).
+    public func recordKeys(_ keys: [(KeyLifecycle, KeyPublication?)]) {
+        var counts: [String: Int] = [:]
+        for (l, p) in keys { counts["\(l.rawValue)|\((p ?? .unknown).rawValue)", default: 0] += 1 }
+        for (key, gauge) in keyGauges { gauge.record(counts[key] ?? 0) }
+    }
 
     /// A reload (SIGUSR1) that took effect, or failed and kept the running configuration.
     public func recordReload(succeeded: Bool) { reloads[succeeded]?.increment() }

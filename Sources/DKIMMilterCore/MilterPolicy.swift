@@ -7,6 +7,9 @@ public final class MilterPolicy: Sendable {
     public let configuration: MilterConfiguration
     public let keys: KeyStore
     public let resolver: any TXTResolver
+    /// Where the published-key guard reads our own keys' records: past the cache, so that a
+    /// record just published (or withdrawn) is seen at the next check.
+    public let keyRecordResolver: any TXTResolver
     public let crypto: any DKIMCryptoProvider
     public let authservID: String
     /// The clock, seconds since the epoch (injected so tests can pin it).
@@ -15,16 +18,23 @@ public final class MilterPolicy: Sendable {
     public let clock: @Sendable () -> UInt64
 
     public init(configuration: MilterConfiguration, keys: KeyStore, resolver: any TXTResolver,
-                crypto: any DKIMCryptoProvider, authservID: String,
+                keyRecordResolver: (any TXTResolver)? = nil, crypto: any DKIMCryptoProvider, authservID: String,
                 now: @escaping @Sendable () -> Int,
                 clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.configuration = configuration
         self.keys = keys
         self.resolver = resolver
+        self.keyRecordResolver = keyRecordResolver ?? resolver
         self.crypto = crypto
         self.authservID = authservID
         self.now = now
         self.clock = clock
+    }
+
+    /// The same policy with other keys (what the published-key guard learned, or a new key store).
+    public func with(keys: KeyStore) -> MilterPolicy {
+        MilterPolicy(configuration: configuration, keys: keys, resolver: resolver, keyRecordResolver: keyRecordResolver,
+                     crypto: crypto, authservID: authservID, now: now, clock: clock)
     }
 
     var verifierConfiguration: VerifierConfiguration {

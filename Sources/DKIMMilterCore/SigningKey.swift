@@ -1,4 +1,5 @@
 import DKIM
+import DKIMKeyCheck
 
 /// One key the milter signs with: `d=`, `s=` and the private key, parsed once at start.
 public struct SigningKey: Sendable {
@@ -7,13 +8,23 @@ public struct SigningKey: Sendable {
     public var key: any DKIMSigningKey
     /// The file it came from, for messages.
     public var path: String
+    /// Where it is in its life (keys.state of the key store; active without one).
+    public var lifecycle: KeyLifecycle
+    /// When it was made, when known.
+    public var created: Int?
 
-    public init(domain: String, selector: String, key: any DKIMSigningKey, path: String) {
+    public init(domain: String, selector: String, key: any DKIMSigningKey, path: String,
+                lifecycle: KeyLifecycle = .active, created: Int? = nil) {
         self.domain = domain
         self.selector = selector
         self.key = key
         self.path = path
+        self.lifecycle = lifecycle
+        self.created = created
     }
+
+    /// The name its record is published at, `SELECTOR._domainkey.DOMAIN`, lower case.
+    public var recordName: String { "\(selector)._domainkey.\(domain)".lowercased() }
 
     public var algorithm: SignatureAlgorithm { SignatureAlgorithm(keyType: key.keyType) }
 }

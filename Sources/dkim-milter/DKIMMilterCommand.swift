@@ -88,8 +88,13 @@ struct DKIMMilterCommand: ParsableCommand {
                 let policy = try MilterSetup.policy(from: c, warnings: &warnings)
                 for w in warnings { FileHandle.standardError.write(Data("dkim-milter: warning: \(w)\n".utf8)) }
                 print("\(path): OK — mode \(c.signs ? "s" : "")\(c.verifies ? "v" : ""), socket \(c.socket), \(policy.keys.allKeys.count) signing key(s)")
-                for k in policy.keys.allKeys {
-                    print("  \(k.domain) s=\(k.selector) \(k.algorithm.rawValue) (\(k.key.bitCount) bits) from \(k.path)")
+                let checked = MilterSetup.checkedKeys(policy)
+                for k in checked.allKeys {
+                    let published = k.domain == "%" ? "not checked (% stands for the author's domain)"
+                        : (checked.publication[k.recordName] ?? .unknown).rawValue
+                    let signs = k.domain == "%" || checked.isUsable(k) ? "" : ", not signing"
+                    print("  \(k.domain) s=\(k.selector) \(k.algorithm.rawValue) (\(k.key.bitCount) bits) from \(k.path): "
+                        + "\(k.lifecycle.rawValue), \(published)\(signs)")
                 }
             } catch {
                 FileHandle.standardError.write(Data("dkim-milter: \(error)\n".utf8))
