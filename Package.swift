@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport", "dkim-fuzz"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyCheck", "DKIMKeyTool", "DKIMOpenSSL",
                                                            "DKIMTestSupport"]),
-        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM",
+        .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM", "DKIMKeyCheck",
                                                             .product(name: "MetricsTestKit", package: "swift-metrics"), "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
         .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),
