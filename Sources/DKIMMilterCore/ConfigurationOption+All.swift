@@ -97,6 +97,25 @@ extension ConfigurationOption {
         ConfigurationOption("On-SignatureError", "the reply when signatures are malformed (default accept)") { c, v in
             c.onSignatureError = try v.action()
         },
+        ConfigurationOption("On-KeyStoreError", "the reply when the key store (a database) cannot answer in time "
+                            + "(default tempfail: deferred, signed later)") { c, v in
+            c.onKeyStoreError = try v.action()
+        },
+        ConfigurationOption("KeyCacheTTL", "how long an author's keys from a database are kept (default 5m)") { c, v in
+            guard let s = DurationText.seconds(v.text) else { throw ConfigurationError("\"\(v.text)\" is not a duration") }
+            c.keyCacheTTL = s
+        },
+        ConfigurationOption("KeyCacheNegativeTTL", "how long an author without keys is remembered (default 1m)") { c, v in
+            guard let s = DurationText.seconds(v.text) else { throw ConfigurationError("\"\(v.text)\" is not a duration") }
+            c.keyCacheNegativeTTL = s
+        },
+        ConfigurationOption("KeyCacheSize", "authors kept in the key cache at most (default 100000)") { c, v in
+            c.keyCacheSize = try v.int(1...10_000_000)
+        },
+        ConfigurationOption("KeyStoreTimeout", "seconds an uncached key lookup may take (default 2)") { c, v in
+            guard let s = DurationText.seconds(v.text), s > 0 else { throw ConfigurationError("\"\(v.text)\" is not a duration") }
+            c.keyStoreTimeout = s
+        },
         ConfigurationOption("On-Default", "sets every On- option above except On-InternalError") { c, v in
             let a = try v.action()
             c.onBadSignature = a; c.onDNSError = a; c.onKeyNotFound = a; c.onNoSignature = a; c.onSignatureError = a

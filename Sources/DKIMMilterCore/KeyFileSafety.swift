@@ -28,14 +28,14 @@ import Foundation
 /// - The key file and the directory holding it must not be symbolic links (a link there chooses
 ///   the key, and whoever can change the link chooses it next time); links higher up (such as
 ///   /etc/ssl) are resolved and the directories they lead to are checked.
-struct KeyFileSafety {
+public struct KeyFileSafety: Sendable {
     /// Root, the current effective user, and the UserID the milter runs as.
     let trustedOwners: Set<uid_t>
     /// The milter's user, for `chown NAME KEY`.
     let userName: String
 
     /// - Parameter userID: the configured `UserID` (`user` or `user:group`), if any.
-    init(userID: String?) throws(ConfigurationError) {
+    public init(userID: String?) throws(ConfigurationError) {
         var owners: Set<uid_t> = [0, geteuid()]
         if let userID {
             let name = String(userID.split(separator: ":").first ?? "")

@@ -35,6 +35,8 @@ public struct MessageOutcome: Sendable, Equatable {
         case alreadySigned = "already_signed"
         /// Ours, but every signing attempt failed.
         case signingFailed = "signing_failed"
+        /// Ours, but the key store (a database) could not say which keys sign, in time.
+        case keyStoreUnavailable = "key_store_unavailable"
         /// The client is neither internal nor authenticated: its mail is never signed.
         case notInternal = "not_internal"
         /// Mode v: the milter does not sign at all.
@@ -69,6 +71,7 @@ public struct MessageOutcome: Sendable, Equatable {
         case onNoSignature = "On-NoSignature"
         case onSignatureError = "On-SignatureError"
         case onInternalError = "On-InternalError"
+        case onKeyStoreError = "On-KeyStoreError"
     }
 
     /// A signature we added.

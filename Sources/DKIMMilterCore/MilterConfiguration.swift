@@ -58,6 +58,15 @@ public struct MilterConfiguration: Sendable {
     public var onKeyNotFound = ResultAction.accept
     public var onNoSignature = ResultAction.accept
     public var onInternalError = ResultAction.tempfail
+    /// When the key store (a database) cannot say in time which keys sign: tempfail, so Postfix
+    /// defers the message and it is signed later, never sent unsigned.
+    public var onKeyStoreError = ResultAction.tempfail
+    /// The key store's cache (datasets): seconds an author's keys, and an author's "no key", are kept.
+    public var keyCacheTTL: Double = 300
+    public var keyCacheNegativeTTL: Double = 60
+    public var keyCacheSize = 100_000
+    /// Seconds an uncached key lookup may take before On-KeyStoreError applies.
+    public var keyStoreTimeout: Double = 2
     public var onSignatureError = ResultAction.accept
     /// A records file (NAME RECORD lines) used instead of DNS.
     public var testPublicKeys: String?

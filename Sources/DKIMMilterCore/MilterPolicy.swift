@@ -6,6 +6,10 @@ import Dispatch
 public final class MilterPolicy: Sendable {
     public let configuration: MilterConfiguration
     public let keys: KeyStore
+    /// Keys looked up per author (datasets: `KeyTable dsn:…`); nil: `keys` holds them all.
+    public let lazyKeys: LazyKeyStore?
+    /// Where a message's keys come from.
+    public var keySource: any SigningKeySource { lazyKeys ?? keys }
     public let resolver: any TXTResolver
     /// Where the published-key guard reads our own keys' records: past the cache, so that a
     /// record just published (or withdrawn) is seen at the next check.
@@ -17,12 +21,14 @@ public final class MilterPolicy: Sendable {
     /// A monotonic clock in nanoseconds, for the timings of outcomes.
     public let clock: @Sendable () -> UInt64
 
-    public init(configuration: MilterConfiguration, keys: KeyStore, resolver: any TXTResolver,
+    public init(configuration: MilterConfiguration, keys: KeyStore, lazyKeys: LazyKeyStore? = nil,
+                resolver: any TXTResolver,
                 keyRecordResolver: (any TXTResolver)? = nil, crypto: any DKIMCryptoProvider, authservID: String,
                 now: @escaping @Sendable () -> Int,
                 clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.configuration = configuration
         self.keys = keys
+        self.lazyKeys = lazyKeys
         self.resolver = resolver
         self.keyRecordResolver = keyRecordResolver ?? resolver
         self.crypto = crypto
@@ -33,7 +39,8 @@ public final class MilterPolicy: Sendable {
 
     /// The same policy with other keys (what the published-key guard learned, or a new key store).
     public func with(keys: KeyStore) -> MilterPolicy {
-        MilterPolicy(configuration: configuration, keys: keys, resolver: resolver, keyRecordResolver: keyRecordResolver,
+        MilterPolicy(configuration: configuration, keys: keys, lazyKeys: lazyKeys, resolver: resolver,
+                     keyRecordResolver: keyRecordResolver,
                      crypto: crypto, authservID: authservID, now: now, clock: clock)
     }
 

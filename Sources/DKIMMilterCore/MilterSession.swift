@@ -45,6 +45,9 @@ public final class MilterSession {
         /// Nothing to sign or verify; at end of message only forged results are removed (and the
         /// permerror of an oversized header section added).
         case passing(MessageContext, headerOverflow: Bool)
+        /// Ours, but the key store could not answer: the body is skipped in effect, and the message
+        /// gets On-KeyStoreError at its end (tempfail: Postfix tries again later).
+        case keyStoreFailed(MessageContext, reason: String)
     }
 
     /// What every state of a message carries.
@@ -160,7 +163,14 @@ public final class MilterSession {
             if fromFields.count != 1 {
                 context.reason = .fromCount
             } else if let address {
-                let keys = policy.keys.keys(forAuthor: address)
+                let keys: [SigningKey]
+                do {
+                    keys = try policy.keySource.signingKeys(forAuthor: address)
+                } catch {
+                    context.reason = .keyStoreUnavailable
+                    state = .keyStoreFailed(context, reason: error.message)
+                    return .continue
+                }
                 if keys.isEmpty {
                     context.reason = .noKey
                 } else {
@@ -174,7 +184,7 @@ public final class MilterSession {
             context.reason = .notInternal
             // An outside host sending as one of our domains: say how to make it ours, unless listed
             // in ExternalIgnoreList (hosts known to send as us without being signed for).
-            if let address, !policy.keys.keys(forAuthor: address).isEmpty,
+            if let address, policy.keySource.knownSigningKeys(forAuthor: address)?.isEmpty == false,
                !config.externalIgnoreList.contains(address: clientAddress, hostname: clientHost) {
                 context.notes.append("From is \(address), which has a key: if this host is yours, add it to InternalHosts")
             }
@@ -238,6 +248,12 @@ public final class MilterSession {
             result = finishVerifying(context, session, keys: keys)
         case .passing(let context, let overflow):
             result = finishPassing(context, headerOverflow: overflow)
+        case .keyStoreFailed(let context, let reason):
+            var outcome = makeOutcome(context, decision: .failed)
+            outcome.notes.append(reason)
+            outcome.reply = policy.configuration.onKeyStoreError.reply
+            outcome.policyAction = (.onKeyStoreError, policy.configuration.onKeyStoreError)
+            result = (EndOfMessageActions(modifications: removals(context), reply: outcome.reply), outcome)
         case .idle, .collectingHeaders:
             result = finishPassing(MessageContext(macros: macros, started: started), headerOverflow: false)
         }
@@ -461,13 +477,15 @@ public final class MilterSession {
         case .signing(var c, let j): state = .idle; body(&c); state = .signing(c, j)
         case .verifying(var c, let v): state = .idle; body(&c); state = .verifying(c, v)
         case .passing(var c, let o): body(&c); state = .passing(c, headerOverflow: o)
+        case .keyStoreFailed(var c, let r): body(&c); state = .keyStoreFailed(c, reason: r)
         }
     }
 
     private static func context(of state: State) -> MessageContext? {
         switch state {
         case .idle: nil
-        case .collectingHeaders(let c, _), .signing(let c, _), .verifying(let c, _), .passing(let c, _): c
+        case .collectingHeaders(let c, _), .signing(let c, _), .verifying(let c, _), .passing(let c, _),
+             .keyStoreFailed(let c, _): c
         }
     }
 
