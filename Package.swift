@@ -68,6 +68,8 @@ let package = Package(
         .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),
+        // DNS UPDATE with TSIG (the publishing of dkimkey rotate) against a real BIND 9; HMAC from OpenSSL.
+        .testTarget(name: "DKIMDNSUpdateTests", dependencies: ["DKIMDNS", "DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport", "dkim-fuzz"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyCheck", "DKIMKeyTool", "DKIMOpenSSL",
                                                            "DKIMTestSupport"]),

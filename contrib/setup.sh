@@ -16,6 +16,8 @@ packages=(
   opendkim            # OpenDKIM milter: interoperability tests and benchmarks
   opendkim-tools      # opendkim-testkey
   dnsmasq-base        # a real DNS server on loopback for the tests
+  bind9               # named and tsig-keygen: DNS UPDATE with TSIG against a real server (publishing tests)
+  bind9-dnsutils      # dig and nsupdate, to cross-check what the publishing tests read and send
   publicsuffix        # the Public Suffix List, for DMARC alignment
   iproute2            # ip, to bring up loopback in the tests' network namespaces
   util-linux          # unshare, setsid and script (the Postfix end-to-end tests)
@@ -48,6 +50,17 @@ if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
   echo "postfix postfix/main_mailer_type select No configuration" | "${as_root[@]}" debconf-set-selections
 fi
 "${as_root[@]}" apt-get update -qq
-# OpenDKIM's package starts a service where systemd runs; policy-rc.d keeps it from starting.
+# OpenDKIM's and BIND's packages start a service where an init system runs; a policy-rc.d that
+# answers 101 keeps them from starting. Where the machine has none, one is put there for the
+# install and removed after it. The tests start their own named on a port of their own, with no
+# control channel, so a system named that did start is never touched.
+temporary_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  temporary_policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\n# contrib/setup.sh: no service starts while packages are installed.\nexit 101\n' \
+    | "${as_root[@]}" tee "$temporary_policy" >/dev/null
+  "${as_root[@]}" chmod 755 "$temporary_policy"
+fi
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ -n "$temporary_policy" ]; then "${as_root[@]}" rm -f "$temporary_policy"; fi
 # The opendkim package may have started its own daemon through init scripts; the tests start their own.

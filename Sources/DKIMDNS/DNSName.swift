@@ -39,6 +39,24 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
+    /// The name in canonical wire form: uncompressed, ASCII letters in lower case (RFC 4034
+    /// §6.2), as TSIG's MAC covers the key and algorithm names (RFC 8945 §4.3).
+    var canonicalWire: [UInt8] {
+        DNSName(checkedLabels: labels.map { $0.map(Self.lower) }).wire
+    }
+
+    /// The name without its first label: the name one level up (nil for the root).
+    var parent: DNSName? {
+        labels.isEmpty ? nil : DNSName(checkedLabels: Array(labels.dropFirst()))
+    }
+
+    /// Whether this name is `ancestor` or below it (RFC 2136 §3.4.1.3: a name is in a zone when
+    /// the zone's name is a suffix of it, label by label).
+    public func isWithin(_ ancestor: DNSName) -> Bool {
+        labels.count >= ancestor.labels.count
+            && DNSName(checkedLabels: Array(labels.suffix(ancestor.labels.count))) == ancestor
+    }
+
     /// The labels with dots between them (bytes that are not UTF-8 are replaced).
     public var description: String {
         labels.isEmpty ? "." : labels.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ".")
