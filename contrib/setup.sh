@@ -54,13 +54,11 @@ fi
 # answers 101 keeps them from starting. Where the machine has none, one is put there for the
 # install and removed after it. The tests start their own named on a port of their own, with no
 # control channel, so a system named that did start is never touched.
-temporary_policy=
 if [ ! -e /usr/sbin/policy-rc.d ]; then
-  temporary_policy=/usr/sbin/policy-rc.d
   printf '#!/bin/sh\n# contrib/setup.sh: no service starts while packages are installed.\nexit 101\n' \
-    | "${as_root[@]}" tee "$temporary_policy" >/dev/null
-  "${as_root[@]}" chmod 755 "$temporary_policy"
+    | "${as_root[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${as_root[@]}" chmod 755 /usr/sbin/policy-rc.d
+  trap '"${as_root[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ -n "$temporary_policy" ]; then "${as_root[@]}" rm -f "$temporary_policy"; fi
 # The opendkim package may have started its own daemon through init scripts; the tests start their own.

@@ -41,13 +41,13 @@ enum BINDKeyFile {
                 throw DKIMError(.tsigKey, "the TSIG key file \(path) is not readable by this user; run as its "
                                 + "owner or give this user its own copy (chmod 600)")
             default:
-                throw DKIMError(.tsigKey, "the TSIG key file \(path) cannot be opened: \(String(cString: strerror(code)))")
+                throw DKIMError(.tsigKey, "the TSIG key file \(path) cannot be opened: \(Self.describe(code))")
             }
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            throw DKIMError(.tsigKey, "the TSIG key file \(path) cannot be examined: \(String(cString: strerror(errno)))")
+            throw DKIMError(.tsigKey, "the TSIG key file \(path) cannot be examined: \(Self.describe(errno))")
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw DKIMError(.tsigKey, "the TSIG key file \(path) is not a regular file")
@@ -57,8 +57,10 @@ enum BINDKeyFile {
             let who = exposed & 0o070 != 0 && exposed & 0o007 != 0 ? "its group and others"
                 : exposed & 0o070 != 0 ? "its group" : "others"
             let mode = String(st.st_mode & 0o7777, radix: 8)
-            throw DKIMError(.tsigKey, "the TSIG key file \(path) has mode \(mode), so \(who) may read or change it, "
-                            + "and whoever reads it can change the zone; nothing was sent. Fix it with: chmod 600 \(path)")
+            let may = exposed & 0o022 != 0 ? "read or change" : exposed & 0o044 != 0 ? "read" : "open"
+            throw DKIMError(.tsigKey, "the TSIG key file \(path) has mode \(mode), so \(who) may \(may) it, "
+                            + "and whoever reads it can change the zone; nothing was sent. Fix it with: "
+                            + "chmod 600 \(path)")
         }
         guard st.st_size <= maximumSize else {
             throw DKIMError(.tsigKey, "the TSIG key file \(path) is \(st.st_size) bytes; a key file holds one key "
@@ -72,7 +74,7 @@ enum BINDKeyFile {
             if n == 0 { return bytes }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DKIMError(.tsigKey, "the TSIG key file \(path) cannot be read: \(String(cString: strerror(errno)))")
+                throw DKIMError(.tsigKey, "the TSIG key file \(path) cannot be read: \(Self.describe(errno))")
             }
             guard bytes.count + n <= maximumSize else {
                 throw DKIMError(.tsigKey, "the TSIG key file \(path) grew above \(maximumSize) bytes while read")
@@ -252,6 +254,8 @@ enum BINDKeyFile {
         }
         return tokens
     }
+
+    private static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     private static func endsWord(_ b: UInt8) -> Bool {
         [0x20, 0x09, 0x0A, 0x0D, 0x0B, 0x0C, 0x7B, 0x7D, 0x3B, 0x22].contains(b)

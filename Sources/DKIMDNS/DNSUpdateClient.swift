@@ -99,12 +99,13 @@ public struct DNSUpdateClient: Sendable {
         let answer = try exchange(request.bytes, id: request.id, opcode: 5, about: "the update of \(subject)",
                                   by: deadline)
         let verdict = signer.verify(answer.bytes, answering: request)
-        let problem = UpdateProblem(server: server, key: key, name: subject, zone: update.zone)
+        let problem = UpdateProblem(server: server, key: key, name: subject, zone: update.zone,
+                                    prerequisites: update.prerequisites)
         switch verdict {
         case .verified:
             guard answer.responseCode == .noError else { throw problem.rejection(answer.responseCode, signed: true) }
         case .refused(let error, let serverTime):
-            throw problem.tsigRefusal(error, serverTime: serverTime, now: TSIGSigner.systemClock())
+            throw problem.tsigRefusal(error, serverTime: serverTime, timeSigned: request.timeSigned)
         case .unsigned where answer.responseCode != .noError:
             throw problem.rejection(answer.responseCode, signed: false)
         case .unsigned, .otherKey, .invalidMAC, .timeOutsideFudge, .malformed:

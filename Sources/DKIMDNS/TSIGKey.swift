@@ -16,7 +16,8 @@ public struct TSIGKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     /// A key from its parts. The name must be a valid domain name (RFC 8945 §4.2: the key
     /// name is the TSIG record's owner); the secret must not be empty; `algorithm` must be
     /// hmac-sha256.
-    public init(name: String, algorithm: String = TSIGAlgorithm.hmacSHA256.rawValue, secret: [UInt8]) throws(DKIMError) {
+    public init(name: String, algorithm: String = TSIGAlgorithm.hmacSHA256.rawValue,
+                secret: [UInt8]) throws(DKIMError) {
         guard let dnsName = DNSName(name), !dnsName.labels.isEmpty else {
             throw DKIMError(.tsigKey, "the TSIG key name \"\(name)\" is not a domain name (RFC 8945 §4.2); "
                             + "use a name such as dkim-rotate or dkim-rotate.example.com")

@@ -21,7 +21,8 @@ struct TSIGRecord: Equatable {
     var wire: [UInt8] {
         var rdata = algorithm.canonicalWire
         rdata += DNSWire.u48(timeSigned) + DNSWire.u16(fudge) + DNSWire.u16(UInt16(mac.count)) + mac
-        rdata += DNSWire.u16(originalID) + DNSWire.u16(error.rawValue) + DNSWire.u16(UInt16(otherData.count)) + otherData
+        rdata += DNSWire.u16(originalID) + DNSWire.u16(error.rawValue)
+        rdata += DNSWire.u16(UInt16(otherData.count)) + otherData
         return keyName.canonicalWire + DNSWire.u16(Self.type) + DNSWire.u16(Self.recordClass) + [0, 0, 0, 0]
             + DNSWire.u16(UInt16(rdata.count)) + rdata
     }

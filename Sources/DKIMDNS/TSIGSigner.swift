@@ -26,6 +26,8 @@ public struct TSIGSigner: Sendable {
         public let id: UInt16
         /// The request's MAC, which the answer's MAC covers (RFC 8945 §4.3).
         public let mac: [UInt8]
+        /// The time signed, seconds since 1970.
+        public let timeSigned: UInt64
     }
 
     /// What the TSIG of an answer says (RFC 8945 §5.4).
@@ -75,7 +77,7 @@ public struct TSIGSigner: Sendable {
         signed[10] = UInt8(count >> 8)
         signed[11] = UInt8(count & 0xFF)
         signed += record.wire
-        return SignedMessage(bytes: signed, id: id, mac: record.mac)
+        return SignedMessage(bytes: signed, id: id, mac: record.mac, timeSigned: record.timeSigned)
     }
 
     /// Checks the TSIG of `response`, an answer to `request` (RFC 8945 §5.3, §5.4): the TSIG

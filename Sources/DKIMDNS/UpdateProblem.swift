@@ -8,6 +8,7 @@ struct UpdateProblem {
     let key: TSIGKey
     let name: DNSName
     let zone: DNSName
+    let prerequisites: [DNSUpdate.Prerequisite]
 
     private var keyName: String { "'\(key.name)'" }
 
@@ -35,16 +36,23 @@ struct UpdateProblem {
         case .formatError:
             return DKIMError(.dnsUpdateRejected, head + " — the server could not read the update; please report "
                              + "this with the server's name and version")
-        case .nameExists, .rrsetExists, .rrsetMissing, .nameError:
-            return DKIMError(.dnsUpdateRejected, head + " — a prerequisite of the update does not hold; read the "
-                             + "zone's records at \(name) and run again")
+        case .nameExists, .nameError:
+            let wanted = code == .nameExists ? "to be unused, but it is in use" : "to be in use, but it is not"
+            let names = prerequisites.filter {
+                if case .nameIsNotInUse = $0 { code == .nameExists } else { code == .nameError }
+            }.map { "\($0.name)" }
+            return DKIMError(.dnsUpdateRejected, head + " — the update requires \(names.joined(separator: " or ")) "
+                             + "\(wanted) (RFC 2136 §2.4); nothing was changed: read the zone and run again")
+        case .rrsetExists, .rrsetMissing:
+            return DKIMError(.dnsUpdateRejected, head + " — a prerequisite of the update does not hold (RFC 2136 "
+                             + "§2.4); nothing was changed: read the zone's records and run again")
         default:
             return DKIMError(.dnsUpdateRejected, head + "; the server's log says why")
         }
     }
 
     /// An answer whose TSIG carries an error (RFC 8945 §5.2, §5.4.1, §5.4.3).
-    func tsigRefusal(_ error: DNSResponseCode, serverTime: UInt64?, now: UInt64) -> DKIMError {
+    func tsigRefusal(_ error: DNSResponseCode, serverTime: UInt64?, timeSigned now: UInt64) -> DKIMError {
         let head = "the DNS server \(server) refused the TSIG key \(keyName) for the update of \(name): \(error)"
         switch error {
         case .badKey:

@@ -33,6 +33,9 @@ public final class BINDServer: @unchecked Sendable {
     public let secretBase64: String
     private let process: SpawnedProcess
 
+    /// named's process id.
+    public var pid: pid_t { process.pid }
+
     /// `127.0.0.1:PORT`.
     public var address: String { "127.0.0.1:\(port)" }
 
@@ -61,7 +64,9 @@ public final class BINDServer: @unchecked Sendable {
             var lastError = ""
             // A port free a moment ago may be taken by the time named binds it: try a few.
             for attempt in 1...5 {
-                guard let (fd, port) = LoopbackSocket.bound(.tcp) else { throw StartError(description: "bind: \(errno)") }
+                guard let (fd, port) = LoopbackSocket.bound(.tcp) else {
+                    throw StartError(description: "no free port: errno \(errno)")
+                }
                 close(fd)
                 let conf = "\(directory)/named-\(attempt).conf"
                 try Self.write(Self.configuration(directory: directory, port: port, keyFile: keyFile,

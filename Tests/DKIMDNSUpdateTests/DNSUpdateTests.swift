@@ -19,8 +19,8 @@ import Testing
     @Test func writesTheZonePrerequisiteAndUpdateSectionsOfRFC2136() throws {
         let value = "v=DKIM1; k=rsa; p=" + String(repeating: "Q", count: 400)
         let update = DNSUpdate(zone: Self.zone, prerequisites: [.nameIsInUse(Self.name), .nameIsNotInUse(Self.name)],
-                               changes: [.deleteRecords(Self.name, type: .txt), .addTXT(Self.name, value: value, ttl: 600),
-                                         .deleteName(Self.name)])
+                               changes: [.deleteRecords(Self.name, type: .txt),
+                                         .addTXT(Self.name, value: value, ttl: 600), .deleteName(Self.name)])
         let bytes = try update.message(id: 0xBEEF)
         let message = try #require(DNSMessage(bytes))
         #expect(message.id == 0xBEEF && !message.isResponse && message.opcode == 5)
@@ -44,7 +44,7 @@ import Testing
 
     @Test func refusesANameOutsideTheZone() {
         let other = DNSName("s1._domainkey.example.org")!
-        let error = expectDKIMError(.invalidArgument) { () throws(DKIMError) in
+        let error = expectDKIMError(.invalidArgument) {
             _ = try DNSUpdate(zone: Self.zone, changes: [.deleteRecords(other, type: .txt)]).message(id: 1)
         }
         #expect(error?.reason.contains("s1._domainkey.example.org is not in the zone example.test") == true)
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func refusesATTLAboveTwoToThe31() {
-        let error = expectDKIMError(.invalidArgument) { () throws(DKIMError) in
+        let error = expectDKIMError(.invalidArgument) {
             _ = try DNSUpdate(zone: Self.zone, changes: [.addTXT(Self.name, value: "v=DKIM1; p=", ttl: 1 << 31)])
                 .message(id: 1)
         }

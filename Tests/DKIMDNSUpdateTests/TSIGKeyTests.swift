@@ -48,7 +48,7 @@ import Testing
     func refusesAFileItsGroupOrOthersMayRead(mode: mode_t) throws {
         let text = "key \"dkim-rotate\" { algorithm hmac-sha256; secret \"\(Self.secret)\"; };\n"
         try Self.withFile(text, mode: mode) { path in
-            let error = expectDKIMError(.tsigKey) { () throws(DKIMError) in _ = try TSIGKey.load(bindKeyFile: path) }
+            let error = expectDKIMError(.tsigKey) { _ = try TSIGKey.load(bindKeyFile: path) }
             let reason = error?.reason ?? ""
             #expect(reason.contains(path) && reason.contains("chmod 600 \(path)")
                     && reason.contains("mode \(String(mode, radix: 8))"), "\(reason)")
@@ -57,39 +57,45 @@ import Testing
     }
 
     @Test func refusesAMissingFileNamingItAndHowToMakeIt() throws {
-        let error = expectDKIMError(.tsigKey) { () throws(DKIMError) in
+        let error = expectDKIMError(.tsigKey) {
             _ = try TSIGKey.load(bindKeyFile: "/nonexistent/rotate.key")
         }
-        #expect(error?.reason.contains("/nonexistent/rotate.key does not exist") == true, "\(String(describing: error))")
+        #expect(error?.reason.contains("/nonexistent/rotate.key does not exist") == true, "\(error?.reason ?? "")")
         #expect(error?.reason.contains("tsig-keygen -a hmac-sha256") == true)
     }
 
     /// Each malformed file is refused with the line and column and what is wrong, never the secret.
     @Test(arguments: [
-        ("key \"k\" {\n  algorithm hmac-sha256\n  secret \"S\";\n};\n", ":3:3: expected ';' after the algorithm, found 'secret'"),
+        ("key \"k\" {\n  algorithm hmac-sha256\n  secret \"S\";\n};\n",
+         ":3:3: expected ';' after the algorithm, found 'secret'"),
         ("key \"k\" {\n  algorithm hmac-sha256;\n};\n", ":1:1: the key statement has no secret"),
         ("key \"k\" { secret \"S\"; };\n", ":1:1: the key statement has no algorithm"),
-        ("key \"k\" {\n  algorithm hmac-sha256;\n  secret \"not*base64\";\n};\n", ":3:10: the secret is not valid base64"),
+        ("key \"k\" {\n  algorithm hmac-sha256;\n  secret \"not*base64\";\n};\n",
+         ":3:10: the secret is not valid base64"),
         ("key \"k\" {\n  algorithm hmac-md5;\n  secret \"S\";\n};\n",
          ":2:13: the TSIG key uses algorithm hmac-md5; hmac-sha256 is needed"),
         ("key \"k\" { algorithm hmac-sha256; secret \"S", ":1:41: a quoted string is not closed"),
-        ("key \"k\" { algorithm hmac-sha256; secret \"S\";\n}", ":2:1: the file ends where ';' after the key statement"),
-        ("S\n", ":1:1: expected a key statement: key \"NAME\" { algorithm hmac-sha256; secret \"…\"; }; found a word"),
+        ("key \"k\" { algorithm hmac-sha256; secret \"S\";\n}",
+         ":2:1: the file ends where ';' after the key statement"),
+        ("S\n",
+         ":1:1: expected a key statement: key \"NAME\" { algorithm hmac-sha256; secret \"…\"; }; found a word"),
         ("\"S\";\n", ":1:1: expected a key statement"),
         ("key \"k\" { algorithm hmac-sha256; secret \"S\";\n  owner \"S\"; };",
          ":2:3: expected 'algorithm', 'secret' or '}' in the key statement, found 'owner'"),
-        ("key \"k\" { algorithm hmac-sha256; secret \"S\";\n  secret \"S\"; };", ":2:3: the key statement gives its secret twice"),
+        ("key \"k\" { algorithm hmac-sha256; secret \"S\";\n  secret \"S\"; };",
+         ":2:3: the key statement gives its secret twice"),
         ("key \"a\" { algorithm hmac-sha256; secret \"S\"; };\nkey \"b\" { algorithm hmac-sha256; secret \"S\"; };\n",
          ": the file holds 2 keys (a, b); give a file with the one key to use"),
         ("// nothing but a comment\n", ": the file holds no key"),
         ("/* never closed\n", ":1:1: a comment opened with /* is not closed"),
-        ("key \"a..b\" { algorithm hmac-sha256; secret \"S\"; };", ":1:5: the TSIG key name \"a..b\" is not a domain name"),
+        ("key \"a..b\" { algorithm hmac-sha256; secret \"S\"; };",
+         ":1:5: the TSIG key name \"a..b\" is not a domain name"),
     ])
     func saysWhatIsWrongAndWhereWithoutTheSecret(template: String, expected: String) throws {
         let text = template.replacingOccurrences(of: "\"S", with: "\"" + Self.secret)
             .replacingOccurrences(of: "S\n", with: Self.secret + "\n")
         try Self.withFile(text) { path in
-            let error = expectDKIMError(.tsigKey) { () throws(DKIMError) in _ = try TSIGKey.load(bindKeyFile: path) }
+            let error = expectDKIMError(.tsigKey) { _ = try TSIGKey.load(bindKeyFile: path) }
             let reason = error?.reason ?? ""
             #expect(reason.hasPrefix("the TSIG key file \(path)\(expected)"), "\(reason)")
             #expect(!reason.contains(Self.secret) && !reason.contains("tDF5"), "\(reason)")
@@ -97,7 +103,7 @@ import Testing
     }
 
     @Test func refusesAnAlgorithmOtherThanHMACSHA256() {
-        let error = expectDKIMError(.tsigKey) { () throws(DKIMError) in
+        let error = expectDKIMError(.tsigKey) {
             _ = try TSIGKey(name: "k", algorithm: "hmac-sha512", secret: [1, 2, 3])
         }
         #expect(error?.reason.contains("algorithm hmac-sha512; hmac-sha256 is needed") == true)

@@ -20,16 +20,19 @@ extension Array where Element == UInt8 {
     }
 }
 
-/// Expects `body` to throw a DKIMError and returns it.
+/// Expects `body` to throw a DKIMError of `code` and returns it.
 func expectDKIMError(_ code: DKIMError.Code, sourceLocation: SourceLocation = #_sourceLocation,
-                     _ body: () throws(DKIMError) -> Void) -> DKIMError? {
+                     _ body: () throws -> Void) -> DKIMError? {
     do {
         try body()
         Issue.record("expected a DKIMError \(code), nothing was thrown", sourceLocation: sourceLocation)
         return nil
-    } catch {
+    } catch let error as DKIMError {
         #expect(error.code == code, "\(error.code): \(error.reason)", sourceLocation: sourceLocation)
         return error
+    } catch {
+        Issue.record("expected a DKIMError \(code), got \(error)", sourceLocation: sourceLocation)
+        return nil
     }
 }
 
