@@ -13,7 +13,7 @@ extension DKIMError.Code {
     /// A DNS UPDATE whose TSIG failed (RFC 8945 §5.2, §5.4): the server refused the key, the
     /// signature or the time (BADKEY, BADSIG, BADTIME), or its answer is not signed by the key.
     public static let dnsUpdateUnauthenticated = DKIMError.Code(rawValue: "dns_update_unauthenticated")
-    /// No zone holding the name is served by the server asked (RFC 2136 §4.3: the zone is found
-    /// by its SOA).
+    /// No zone holding the name is served by the server asked (an authoritative answer carries
+    /// the zone's SOA, RFC 2308 §3; none did).
     public static let dnsZoneNotFound = DKIMError.Code(rawValue: "dns_zone_not_found")
 }

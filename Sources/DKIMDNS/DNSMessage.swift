@@ -1,7 +1,7 @@
 /// A DNS message read whole (RFC 1035 §4.1): the header, the questions and the records of the
 /// answer, authority and additional sections, each with where it starts in the bytes, for the
 /// answers that DNS UPDATE reads (RFC 2136 §2: the same four sections, named zone,
-/// prerequisite, update and additional) and for TSIG, whose record is the last (RFC 8945 §5.4).
+/// prerequisite, update and additional) and for TSIG, whose record comes last (RFC 8945).
 struct DNSMessage {
     /// One resource record as it stands in the message.
     struct Record {

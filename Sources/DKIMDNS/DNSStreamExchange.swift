@@ -3,8 +3,8 @@ import Glibc
 
 /// One DNS message sent over a new TCP connection and the one message answering it (RFC 1035
 /// §4.2.2, RFC 7766 §8: each message after its two-byte length), every step bounded by a
-/// deadline on the monotonic clock. For DNS UPDATE, which RFC 2136 §3.8 lets go over TCP and
-/// whose answer is never truncated there.
+/// deadline on the monotonic clock. For DNS UPDATE and its SOA queries: RFC 7766 §5 lets every
+/// DNS message go over TCP, where no answer is truncated.
 enum DNSStreamExchange {
     /// Why no answer was had.
     enum Failure: Error, Equatable {

@@ -1,7 +1,7 @@
 import DKIM
 
 /// A DNS UPDATE message (RFC 2136 §2): the zone to change, prerequisites that must hold, and the
-/// changes, carried out in order and all or none (RFC 2136 §3.4.2, §3.7).
+/// changes, carried out in order and all or none (RFC 2136 §3.4.2, §3.4.2.1).
 ///
 /// Names are written in full (no compression); the class is IN.
 public struct DNSUpdate: Sendable, Hashable {

@@ -4,7 +4,7 @@ import Glibc
 
 /// Publishes records by DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945), to one server: the
 /// zone's primary, as `nsupdate` does. Each call blocks until the server has answered (over
-/// TCP, RFC 2136 §3.8) or `timeout` seconds have passed, whichever comes first.
+/// TCP, which RFC 7766 §5 lets every DNS message use) or `timeout` seconds have passed, whichever comes first.
 ///
 /// Every answer that reports success must carry a TSIG that verifies with the key (RFC 8945
 /// §5.4); an answer that does not is an error, since it could be forged. Errors are `DKIMError`s
@@ -44,8 +44,8 @@ public struct DNSUpdateClient: Sendable {
     // MARK: Publishing
 
     /// Replaces every TXT record at `name` with one holding `value`, in one update: the TXT
-    /// RRset deleted (RFC 2136 §2.5.2), then the record added (§2.5.1); the server applies both
-    /// or neither (§3.7). The zone is found from the server unless given.
+    /// RRset deleted (RFC 2136 §2.5.2), then the record added (§2.5.1); the server applies them
+    /// in order, both or neither (§3.4.2, §3.4.2.1). The zone is found from the server unless given.
     public func replaceTXT(name: String, value: String, ttl: UInt32, zone: String? = nil) throws(DKIMError) {
         let deadline = makeDeadline()
         let owner = try Self.name(name)
@@ -54,7 +54,7 @@ public struct DNSUpdateClient: Sendable {
                                                  .addTXT(owner, value: value, ttl: ttl)]), by: deadline)
     }
 
-    /// Deletes the TXT records at `name` (RFC 2136 §2.5.2); none there is no error (§3.4.2.3).
+    /// Deletes the TXT records at `name` (RFC 2136 §2.5.2, §3.4.2.3); none there is no error.
     public func deleteTXT(name: String, zone: String? = nil) throws(DKIMError) {
         let deadline = makeDeadline()
         let owner = try Self.name(name)
@@ -67,9 +67,10 @@ public struct DNSUpdateClient: Sendable {
         try send(update, by: makeDeadline())
     }
 
-    /// The zone holding `name` on this server: the owner of the SOA that answers an SOA query for
-    /// the name (RFC 2136 §4.3; in the answer at a zone's apex, in the authority section below
-    /// it, RFC 2308 §3), asking again one label up while the server does not answer for it.
+    /// The zone holding `name` on this server, found as nsupdate finds it: the owner of the SOA
+    /// that answers an SOA query for the name (in the answer at a zone's apex, in the authority
+    /// section below it, RFC 2308 §3), asking again one label up while the server does not
+    /// answer for it.
     public func zone(of name: String) throws(DKIMError) -> DNSName {
         try findZone(of: try Self.name(name), by: makeDeadline())
     }

@@ -11,8 +11,8 @@ public struct TSIGSigner: Sendable {
     /// Seconds since 1970-01-01 UTC.
     public typealias Clock = @Sendable () -> UInt64
 
-    /// The seconds by which the time signed may differ from the receiver's clock (RFC 8945 §10
-    /// recommends 300).
+    /// The seconds by which the time signed may differ from the receiver's clock (the time check
+    /// of RFC 8945 §5.2.3; 300 s, the value RFC 8945 recommends).
     public static let fudge: UInt16 = 300
 
     /// The system's clock.
