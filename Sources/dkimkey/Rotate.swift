@@ -25,6 +25,10 @@ struct Rotate: ParsableCommand {
     @Option(help: "strftime format of new selectors, in UTC.") var selectorFormat = "s%Y%m"
     @Option(help: "RSA key size of new keys.") var bits = 2048
     @Option(help: "Copy retired private keys here (to publish them: old mail becomes deniable).") var reveal: String?
+    @Option(help: "Publish records: nsupdate (RFC 2136 with --server and --tsig-key).") var publish: String?
+    @Option(help: "With --publish nsupdate: the primary DNS server of the zone, IP or IP:PORT.") var server: String?
+    @Option(help: "With --publish nsupdate: the TSIG key file (BIND's format, hmac-sha256, mode 0600).")
+    var tsigKey: String?
     @Option(help: "Publish records by running CMD publish|revoke|delete NAME VALUE.") var publishCommand: String?
     @Option(help: "Ask this DNS server (IP or IP:PORT) for the records.") var nameserver: String?
     @Option(help: ArgumentHelp("The time to act at, seconds since the epoch (tests).", visibility: .hidden))
@@ -38,6 +42,13 @@ struct Rotate: ParsableCommand {
         guard DurationText.seconds(overlap) != nil else { throw ValidationError("--overlap: a duration such as 7d") }
         guard DurationText.seconds(maxAge) != nil else { throw ValidationError("--max-age: a duration such as 180d") }
         guard status || domain != nil else { throw ValidationError("--domain is needed (or --status)") }
+        if let publish {
+            guard publish == "nsupdate" else { throw ValidationError("--publish: nsupdate (or use --publish-command)") }
+            guard server != nil, tsigKey != nil else {
+                throw ValidationError("--publish nsupdate needs --server IP[:PORT] and --tsig-key FILE")
+            }
+            guard publishCommand == nil else { throw ValidationError("give --publish or --publish-command, not both") }
+        }
     }
 
     func run() throws {
@@ -54,7 +65,10 @@ struct Rotate: ParsableCommand {
         } catch {
             throw ToolError("--nameserver: \(error.reason)")
         }
-        let publisher: (any RecordPublisher)? = publishCommand.map { CommandPublisher(command: $0) }
+        var publisher: (any RecordPublisher)? = publishCommand.map { CommandPublisher(command: $0) }
+        if publish == "nsupdate", let server, let tsigKey, !status {
+            publisher = try DNSUpdatePublisher(server: server, tsigKeyFile: tsigKey)
+        }
         let domains = domain.map { [$0] } ?? ((try? FileManager.default.contentsOfDirectory(atPath: keysDir)) ?? [])
             .filter { $0.contains(".") && !$0.hasPrefix(".") }.sorted()
         var actionNeeded = false
