@@ -53,6 +53,8 @@ let package = Package(
         // The judgement of a published key record against the private key: dkimkey check, the
         // milter's published-key guard and dkimkey rotate share it.
         .target(name: "DKIMKeyCheck", dependencies: ["DKIM"]),
+        // A libmilter program that does nothing: dkim-bench postfix's floor (libmilter's and Postfix's own cost).
+        .executableTarget(name: "null-milter", linkerSettings: [.linkedLibrary("milter"), .linkedLibrary("pthread")]),
         // What the dkimkey commands do, as a library so it can be tested.
         .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMKeyCheck", "DKIMOpenSSL", "DKIMDNS"]),
         .executableTarget(name: "dkimkey", dependencies: [
