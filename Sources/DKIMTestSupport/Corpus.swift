@@ -23,9 +23,16 @@ public enum Corpus {
         public var selector: String
         public var canonicalization: String
         public var headers: [String]
-        public var bodyLength: Bool
+        /// The `l=` value the signature must carry (the canonicalized body length), nil for none.
+        public var bodyLength: Int?
         public var bodyHash: String
         public var description: String { name }
+    }
+
+    /// A reference verifier of the corpus README (the columns of `signing-oracles.tsv`).
+    public enum Oracle: String, Sendable, CaseIterable, CustomStringConvertible {
+        case dkimpy, maildkim, opendkim
+        public var description: String { rawValue }
     }
 
     static func rows(_ file: String) -> [[String]] {
@@ -42,12 +49,27 @@ public enum Corpus {
                            category: c[6], reason: c[8])
     }
 
+    /// The rows of `signing.tsv`; a row whose `l` is neither `-` nor a number is left out (and the
+    /// count check of CorpusVerificationTests fails).
     public static let signingCases: [SigningCase] = rows("signing.tsv").compactMap { c in
         guard c.count >= 10 else { return nil }
+        let length = c[8] == "-" ? nil : Int(c[8])
+        guard c[8] == "-" || length != nil else { return nil }
         return SigningCase(name: c[0], message: c[1], key: c[2], algorithm: c[3], domain: c[4], selector: c[5],
                            canonicalization: c[6], headers: c[7].split(separator: ":").map(String.init),
-                           bodyLength: c[8] != "-", bodyHash: c[9])
+                           bodyLength: length, bodyHash: c[9])
     }
+
+    /// `signing-oracles.tsv`: how each reference verifier judged the generator's own signature of
+    /// a signing case (its README: normally `pass`; the exceptions are the oracles' known limits).
+    public static let signingOracleVerdicts: [String: [Oracle: String]] = {
+        guard rows("signing-oracles.tsv").allSatisfy({ $0.count == 4 }),
+              (try? Fixtures.text("corpus/signing-oracles.tsv"))?.hasPrefix("name\tdkimpy\tmaildkim\topendkim\n")
+                == true else { return [:] }
+        var out: [String: [Oracle: String]] = [:]
+        for c in rows("signing-oracles.tsv") { out[c[0]] = [.dkimpy: c[1], .maildkim: c[2], .opendkim: c[3]] }
+        return out
+    }()
 
     /// The message files of `expected.tsv`, each once.
     public static var messageFiles: [String] {

@@ -59,29 +59,67 @@ import Testing
     }
 }
 
-/// The copy in Tests/Fixtures/corpus must equal the team's shared corpus when it sits beside the
-/// repository (as on the team's machines and in CI); contrib/sync-corpus.sh brings it up to date.
+/// The copy in Tests/Fixtures/corpus must be what contrib/sync-corpus.sh copied: every file listed in the
+/// committed manifest Tests/Fixtures/corpus.sha256 with its checksum, and nothing else. Where the team's
+/// shared corpus sits beside the repository (as on the team's machines and in CI) it must match the same
+/// manifest, so a copy that is stale (the shared corpus moved on) or edited by hand fails either way.
 @Suite struct CorpusCopyTests {
-    static func files(under root: String) -> [String: Data] {
-        var out: [String: Data] = [:]
+    static let manifestPath = Fixtures.root + "/corpus.sha256"
+    static let shared = URL(fileURLWithPath: Fixtures.repositoryRoot).deletingLastPathComponent().path + "/shared/corpus"
+
+    /// Every regular file under `root`, by path relative to it: its SHA-256 in hex.
+    static func checksums(under root: String) -> [String: String] {
+        var out: [String: String] = [:]
         guard let e = FileManager.default.enumerator(atPath: root) else { return out }
         while let path = e.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
-                out[path] = FileManager.default.contents(atPath: root + "/" + path)
+            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue,
+               let data = FileManager.default.contents(atPath: root + "/" + path) {
+                out[path] = SHA256Digest.hash(Array(data)).map { String(format: "%02x", $0) }.joined()
             }
         }
         return out
     }
 
-    @Test func copyEqualsTheSharedCorpus() {
-        let local = Self.files(under: Fixtures.corpus)
-        #expect(local.count > 250, "the corpus copy is incomplete: \(local.count) files")
-        let shared = URL(fileURLWithPath: Fixtures.repositoryRoot).deletingLastPathComponent().path + "/shared/corpus"
-        guard FileManager.default.fileExists(atPath: shared) else { return }
-        let theirs = Self.files(under: shared)
-        #expect(Set(local.keys) == Set(theirs.keys), "files differ: run contrib/sync-corpus.sh")
-        let changed = local.keys.filter { theirs[$0] != nil && theirs[$0] != local[$0] }.sorted()
-        #expect(changed.isEmpty, "changed in ../shared/corpus: \(changed.prefix(5)); run contrib/sync-corpus.sh")
+    /// The manifest, in `sha256sum` format ("HEX  PATH" a line): path → checksum.
+    static func manifest() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for line in try Fixtures.text(manifestPath).split(separator: "\n") {
+            let hex = line.prefix(64)
+            #expect(hex.count == 64 && hex.allSatisfy(\.isHexDigit) && line.dropFirst(64).hasPrefix("  "),
+                    "corpus.sha256: not a sha256sum line: \(line)")
+            out[String(line.dropFirst(66))] = String(hex)
+        }
+        return out
+    }
+
+    static func differences(_ files: [String: String], _ manifest: [String: String]) -> [String] {
+        let missing = Set(manifest.keys).subtracting(files.keys).sorted().map { "missing: \($0)" }
+        let extra = Set(files.keys).subtracting(manifest.keys).sorted().map { "not in the manifest: \($0)" }
+        let changed = files.keys.filter { manifest[$0] != nil && manifest[$0] != files[$0] }.sorted().map { "changed: \($0)" }
+        return missing + extra + changed
+    }
+
+    @Test func copyMatchesTheCommittedManifestAndTheSharedCorpusWhenPresent() throws {
+        let manifest = try Self.manifest()
+        #expect(manifest.count == 266, "corpus.sha256 lists \(manifest.count) files")
+        let local = Self.differences(Self.checksums(under: Fixtures.corpus), manifest)
+        #expect(local.isEmpty, "Tests/Fixtures/corpus differs from corpus.sha256: \(local.prefix(5)); run contrib/sync-corpus.sh")
+        if FileManager.default.fileExists(atPath: Self.shared) {
+            let theirs = Self.differences(Self.checksums(under: Self.shared), manifest)
+            #expect(theirs.isEmpty, "\(Self.shared) differs from corpus.sha256: \(theirs.prefix(5)); run contrib/sync-corpus.sh")
+        }
+    }
+
+    /// The manifest check itself notices each kind of drift (a file changed, added or removed).
+    @Test func manifestComparisonNoticesChangedAddedAndMissingFiles() throws {
+        let manifest = try Self.manifest()
+        var files = manifest
+        #expect(Self.differences(files, manifest).isEmpty)
+        files["keys.txt"] = String(repeating: "0", count: 64)
+        files["messages/new.eml"] = String(repeating: "1", count: 64)
+        files["README.md"] = nil
+        #expect(Self.differences(files, manifest) == ["missing: README.md", "not in the manifest: messages/new.eml",
+                                                     "changed: keys.txt"])
     }
 }

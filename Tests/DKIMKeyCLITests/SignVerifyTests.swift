@@ -363,7 +363,7 @@ struct SignVerifyTests {
                 var arguments = ["sign", "--key", CLI.corpus(c.key), "--domain", c.domain, "--selector", c.selector,
                                  "--algorithm", c.algorithm, "--canonicalization", c.canonicalization,
                                  "--headers", c.headers.joined(separator: ":"), "--timestamp", "1700000000"]
-                if c.bodyLength { arguments.append("--body-length") }
+                if c.bodyLength != nil { arguments.append("--body-length") }
                 let input = try CLI.read(CLI.corpus(c.message))
                 let r = try CLI.run(arguments + [CLI.corpus(c.message)])
                 #expect(r.status == 0, "\(c): \(r.summary)")
@@ -374,6 +374,7 @@ struct SignVerifyTests {
                 #expect(out.tag("h") == c.headers.joined(separator: ":"), "\(c)")
                 #expect(out.tag("c") == c.canonicalization, "\(c)")
                 #expect(out.tag("a") == c.algorithm, "\(c)")
+                #expect(out.tag("l") == c.bodyLength.map(String.init), "\(c): l=\(out.tag("l") ?? "-")")
                 #expect(out.tags.last?.name == "b", "\(c)")
                 #expect(out.lines.allSatisfy { $0.utf8.count <= 78 }, "\(c): a line over 78")
                 let file = dir + "/" + c.name + ".eml"
