@@ -57,6 +57,19 @@ import Testing
         #expect(result.result == .permError(DKIMError(.keyTooLarge, "")))
     }
 
+    /// The documented default limit, as a figure: RSA keys of 8192 bits verify, of 8193 bits are refused.
+    @Test func byDefaultAnRSAKeyOf8192BitsVerifiesAndOneOf8193BitsIsRefused() throws {
+        for (path, bits) in [("keys/rsa8192.pem", 8192), ("keys/rsa8193.pem", 8193)] {
+            #expect(try PrivateKey(pemOrSeed: Fixtures.text(path)).bitCount == bits)
+        }
+        let within = try sign(keyPath: "keys/rsa8192.pem", selector: "s")
+        #expect(try verify(within, records: ["s._domainkey.example.com": record("keys/rsa8192.pem")]).result == .pass)
+        let beyond = try sign(keyPath: "keys/rsa8193.pem", selector: "s")
+        let refused = try verify(beyond, records: ["s._domainkey.example.com": record("keys/rsa8193.pem")])
+        #expect(refused.result == .permError(DKIMError(.keyTooLarge, "")))
+        #expect(refused.reason.contains("8193 bits; more than 8192 are refused"), "\(refused.reason)")
+    }
+
     @Test func expiredSignatureIsAPermanentError() throws {
         let signed = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s") { $0.expiration = 1_700_000_050 }
         let records = ["s._domainkey.example.com": try record("corpus/keys/ed25519a.pem")]
@@ -115,6 +128,18 @@ import Testing
         #expect(results.count == 40)
         #expect(results.prefix(5).allSatisfy { $0.result == .pass })
         #expect(results.dropFirst(5).allSatisfy { $0.result.word == "neutral" })
+    }
+
+    /// The library's (and `dkimkey verify`'s) default: 32 signatures evaluated, the 33rd neutral.
+    @Test func byDefaultThirtyTwoSignaturesAreEvaluatedAndTheThirtyThirdIsNeutral() throws {
+        let one = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s")
+        let field = Array(one.prefix(one.count - Self.message.count))
+        let many = Array(repeating: field, count: 33).flatMap { $0 } + Self.message
+        let verifier = DKIMVerifier(resolver: StaticTXTResolver(["s._domainkey.example.com": try record("corpus/keys/ed25519a.pem")]),
+                                    crypto: OpenSSLCryptoProvider())
+        let results = try verifier.verify(message: many, now: 1_700_000_100).signatures
+        #expect(results.map(\.result.word) == Array(repeating: "pass", count: 32) + ["neutral"])
+        #expect(results.last?.reason.contains("only the first 32 signatures are checked") == true)
     }
 }
 

@@ -82,6 +82,47 @@ import Testing
         #expect(session.lastOutcome?.origin == .internalHost(client: "localhost [127.0.0.1]"))
     }
 
+    /// An internal client writing as a domain we hold no key for: verified, not signed, and why.
+    @Test func internalClientWhoseFromDomainHasNoKeyIsNotSignedForLackOfAKey() throws {
+        let other = Array(String(decoding: F.message, as: UTF8.self)
+            .replacingOccurrences(of: "alice@example.com", with: "alice@example.net").utf8)
+        let session = MilterSession(policy: try F.policy())
+        let (actions, _) = F.run(session, other, client: ("localhost", "127.0.0.1"))
+        #expect(insertedSignatures(actions).isEmpty)
+        let outcome = try #require(session.lastOutcome)
+        #expect(outcome.reason == .noKey)
+        #expect(outcome.decision == .verified)
+        #expect(outcome.origin == .internalHost(client: "localhost [127.0.0.1]"))
+        #expect(outcome.fromAddress == "alice@example.net")
+    }
+
+    /// One From field holding two addresses (RFC 5322 allows it, with Sender): no single author.
+    @Test func fromFieldWithTwoAddressesIsNotSignedForLackOfOneFromAddress() throws {
+        let two = Array("From: a@example.com, b@example.com\r\nTo: c@example.org\r\nSubject: x\r\n\r\nbody\r\n".utf8)
+        let session = MilterSession(policy: try F.policy())
+        let (actions, _) = F.run(session, two, client: ("localhost", "127.0.0.1"))
+        #expect(insertedSignatures(actions).isEmpty)
+        let outcome = try #require(session.lastOutcome)
+        #expect(outcome.reason == .noFromAddress)
+        #expect(outcome.decision == .verified)
+        #expect(outcome.fromFieldCount == 1)
+        #expect(outcome.fromAddress == nil)
+    }
+
+    /// The default InternalHosts is the loopback of both families.
+    @Test func byDefaultClientsOnIPv4AndIPv6LoopbackAreInternal() throws {
+        for address in ["127.0.0.1", "::1"] {
+            let session = MilterSession(policy: try F.policy())
+            let (actions, signed) = F.run(session, F.message, client: ("localhost", address))
+            #expect(insertedSignatures(actions).count == 1, "\(address)")
+            #expect(session.lastOutcome?.origin == .internalHost(client: "localhost [\(address)]"))
+            #expect(try F.verify(signed).map(\.result) == [.pass])
+        }
+        let outside = MilterSession(policy: try F.policy())
+        _ = F.run(outside, F.message, client: ("localhost", "::2"))
+        #expect(outside.lastOutcome?.reason == .notInternal)
+    }
+
     @Test func signsWithBothKeysRSAOnTop() throws {
         let keys = [try F.key("ed25519a.pem", selector: "seda"), try F.key("rsa2048a.pem", selector: "sr2048a")]
         let (actions, signed) = F.run(MilterSession(policy: try F.policy(keys: keys)), F.message)
@@ -164,12 +205,22 @@ import Testing
         #expect(deferred.reply == .tempfail)
     }
 
-    @Test(arguments: ResultAction.allCases)
-    func badSignatureGetsTheConfiguredAction(_ action: ResultAction) throws {
+    /// Each On-BadSignature action and the reply it must give, written out (not the code's mapping).
+    @Test(arguments: [(ResultAction.accept, MilterReply.accept), (.reject, .reject), (.tempfail, .tempfail),
+                      (.discard, .discard), (.quarantine, .quarantine(reason: "DKIM verification"))])
+    func badSignatureGetsTheConfiguredAction(_ action: ResultAction, _ reply: MilterReply) throws {
         let message = try Fixtures.bytes("corpus/messages/tamper-body-one-char.eml")
         let policy = try F.policy { $0.onBadSignature = action }
-        let (actions, _) = F.run(MilterSession(policy: policy), message, client: ("x", "198.51.100.4"))
-        #expect(actions.reply == action.reply)
+        let session = MilterSession(policy: policy)
+        let (actions, _) = F.run(session, message, client: ("x", "198.51.100.4"))
+        #expect(actions.reply == reply)
+        #expect(session.lastOutcome?.reply == reply)
+        #expect(session.lastOutcome?.policyAction?.option == .onBadSignature)
+    }
+
+    /// Every action is in the table above.
+    @Test func everyResultActionHasAnExpectedReply() {
+        #expect(ResultAction.allCases == [.accept, .discard, .reject, .tempfail, .quarantine])
     }
 
     @Test func sessionIsReusableAfterAnAbort() throws {
@@ -212,5 +263,65 @@ import Testing
                                       chunkSize: 65535)
         #expect(insertedSignatures(actions).count == 1)
         #expect(try F.verify(signed).map(\.result) == [.pass])
+    }
+
+    // MARK: Limits, as the README's figures (a changed constant changes a test)
+
+    static let head = "From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: limits\r\n"
+
+    func expectSigned(_ message: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let session = MilterSession(policy: try F.policy())
+        let (actions, signed) = F.run(session, message)
+        #expect(session.lastOutcome?.decision == .signed, sourceLocation: sourceLocation)
+        #expect(insertedSignatures(actions).count == 1, sourceLocation: sourceLocation)
+        #expect(try F.verify(signed).map(\.result) == [.pass], sourceLocation: sourceLocation)
+    }
+
+    func expectTooLarge(_ message: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let session = MilterSession(policy: try F.policy())
+        let (actions, _) = F.run(session, message)
+        #expect(session.lastOutcome?.reason == .headerTooLarge, sourceLocation: sourceLocation)
+        #expect(insertedSignatures(actions).isEmpty, sourceLocation: sourceLocation)
+        #expect(authenticationResults(actions)?.contains("dkim=permerror (header section too large)") == true,
+                sourceLocation: sourceLocation)
+    }
+
+    /// 10,000 header fields are signed; a 10,001st makes the header section too large.
+    @Test func tenThousandHeaderFieldsAreSignedAndTenThousandAndOneAreTooMany() throws {
+        func message(fields: Int) -> [UInt8] {
+            Array((Self.head + String(repeating: "X-Filler: f\r\n", count: fields - 3) + "\r\nbody\r\n").utf8)
+        }
+        try expectSigned(message(fields: 10_000))
+        try expectTooLarge(message(fields: 10_001))
+    }
+
+    /// A header section of 4 MiB (every field with its CRLF, 4,194,304 bytes) is signed; one byte
+    /// more is too large.
+    @Test func fourMiBOfHeaderSectionIsSignedAndOneByteMoreIsTooMuch() throws {
+        func message(headerBytes: Int) -> [UInt8] {
+            let filler = headerBytes - Self.head.utf8.count - "X-Big: \r\n".utf8.count
+            return Array((Self.head + "X-Big: " + String(repeating: "b", count: filler) + "\r\n\r\nbody\r\n").utf8)
+        }
+        #expect(message(headerBytes: 4_194_304).count == 4_194_304 + "\r\nbody\r\n".utf8.count)
+        try expectSigned(message(headerBytes: 4_194_304))
+        try expectTooLarge(message(headerBytes: 4_194_305))
+    }
+
+    /// MaximumSignaturesToVerify is 5 by default: of six valid signatures the first five are
+    /// evaluated and the sixth is reported neutral in Authentication-Results; five are all evaluated.
+    @Test func byDefaultFiveSignaturesAreVerifiedAndTheSixthIsReportedNeutral() throws {
+        #expect(MilterConfiguration().maximumSignaturesToVerify == 5)
+        let (_, signed) = F.run(MilterSession(policy: try F.policy(keys: [try F.key("ed25519a.pem", selector: "seda")])),
+                                F.message)
+        let field = Array(signed.prefix(signed.count - F.message.count))
+        #expect(field.starts(with: Array("DKIM-Signature:".utf8)))
+        func results(_ copies: Int) throws -> [String] {
+            let message = Array(repeating: field, count: copies).flatMap { $0 } + F.message
+            let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
+            let ar = try #require(authenticationResults(actions))
+            return ar.components(separatedBy: "dkim=").dropFirst().map { String($0.prefix { $0.isLetter }) }
+        }
+        #expect(try results(5) == Array(repeating: "pass", count: 5))
+        #expect(try results(6) == Array(repeating: "pass", count: 5) + ["neutral"])
     }
 }
