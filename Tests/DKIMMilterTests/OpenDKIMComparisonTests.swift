@@ -76,6 +76,10 @@ import Testing
         #expect(Set(ours.signature.signedHeaderNames.map { $0.lowercased() }) == Set(theirs.signature.signedHeaderNames.map { $0.lowercased() }))
         #expect(ours.signature.signedHeaderNames.map { $0.lowercased() }.sorted() == theirs.signature.signedHeaderNames.map { $0.lowercased() }.sorted())
         #expect(ours.signature.canonicalization == theirs.signature.canonicalization)
+        // The same c= over the same body: the same body hash, an independent check of our body canonicalization.
+        #expect(ours.signature.bodyHash.count == 32)
+        #expect(Base64.encode(ours.signature.bodyHash) == Base64.encode(theirs.signature.bodyHash))
+        #expect(ours.signature.bodyLength == nil && theirs.signature.bodyLength == nil)
         #expect(ours.results == [.pass])
         #expect(theirs.results == [.pass])
     }
