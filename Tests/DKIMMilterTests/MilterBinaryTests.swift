@@ -232,6 +232,65 @@ import Testing
         #expect(r.stderr.contains("\(dir)/c.conf:2: Frobnicate: unknown option"), "\(r.stderr)")
     }
 
+    /// A SigningTable naming a key the KeyTable does not have: --check-config says which, and the
+    /// milter does not start with it.
+    @Test func checkConfigRefusesASigningTableNamingAKeyNotInTheKeyTable() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let key = dir + "/sr2048a.private"
+        try Data(try Fixtures.bytes("corpus/keys/rsa2048a.pem")).write(to: URL(fileURLWithPath: key))
+        chmod(key, 0o600)
+        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n"
+            .write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com sr2048a._domainkey.example.com\n*@example.net missing._domainkey.example.net\n"
+            .write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
+        try "KeyTable \(dir)/KeyTable\nSigningTable refile:\(dir)/SigningTable\nTestPublicKeys \(Self.records)\n"
+            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", dir + "/c.conf"], timeout: 60)
+        #expect(r.status == 1, "\(r.stdoutText) \(r.stderr)")
+        #expect(r.stderr.contains("\(dir)/SigningTable: \"*@example.net\" names the key \"missing._domainkey.example.net\", "
+                                  + "which is not in the KeyTable \(dir)/KeyTable"), "\(r.stderr)")
+        #expect(!r.stdoutText.contains("OK"), "\(r.stdoutText)")
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/s", waitForSocket: false)
+        #expect(milter.waitForExit() == 1)
+        #expect(milter.logContains("missing._domainkey.example.net"), "\(milter.log)")
+    }
+
+    /// `-x FILE` is OpenDKIM's spelling of --config: the file's options apply.
+    @Test func shortOptionXReadsTheConfigurationFileAsConfigDoes() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        try "KeysDirectory \(store)\nTestPublicKeys \(Self.records)\nCanonicalization simple/relaxed\nInternalHosts 192.0.2.0/24\n"
+            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["-x", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        let c = try MilterConnection(socket: milter.socket)
+        try c.negotiate()
+        _ = try c.connect(hostname: "lan", address: "192.0.2.10")
+        let results = try verify(try c.send(message: Self.message).message)
+        #expect(results.map(\.result) == [.pass])
+        #expect(results.first?.signature?.canonicalization.description == "simple/relaxed")
+    }
+
+    /// With no configuration the InternalHosts are 127.0.0.1 and ::1: a message from ::1 is signed.
+    @Test func byDefaultAMessageFromIPv6LoopbackIsSigned() throws {
+        try withMilter { milter, _ in
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "::1")
+            let r = try c.send(message: Self.message)
+            #expect(try verify(r.message).map(\.result) == [.pass])
+            try c.quit()
+            // Another IPv6 client is not internal.
+            let v6 = try MilterConnection(socket: milter.socket)
+            try v6.negotiate()
+            _ = try v6.connect(hostname: "host.example.net", address: "2001:db8::25")
+            let other = try v6.send(message: Self.message)
+            #expect(!String(decoding: other.message, as: UTF8.self).contains("DKIM-Signature"))
+        }
+    }
+
     @Test func checkConfigAcceptsAnOpenDKIMSetupWithTables() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
@@ -266,6 +325,43 @@ import Testing
         let results = try verify(signed.message)
         #expect(results.map(\.result) == [.pass])
         #expect(results.first?.signature?.canonicalization.description == "relaxed/simple")
+    }
+
+    /// A new key and a changed option, then SIGUSR1: the next message is signed with both keys and
+    /// the new c=, and the running configuration is what the file now says.
+    @Test func reloadWithANewKeyAndAChangedOptionTakesEffectOnTheNextMessage() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        let config = dir + "/c.conf"
+        func configure(_ canonicalization: String) throws {
+            try "KeysDirectory \(store)\nTestPublicKeys \(Self.records)\nCanonicalization \(canonicalization)\n"
+                .write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        func signed() throws -> [SignatureVerification] {
+            let c = try MilterConnection(socket: "unix:\(dir)/milter.sock")
+            try c.negotiate()
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            defer { try? c.quit() }
+            return try verify(try c.send(message: Self.message).message)
+        }
+        try configure("relaxed/simple")
+        let milter = try MilterProcess(arguments: ["--config", config], socket: "unix:\(dir)/milter.sock")
+        defer { milter.stop() }
+        let before = try signed()
+        #expect(before.map(\.result) == [.pass])
+        #expect(before.map { $0.signature?.selector } == ["sr2048a"])
+        #expect(before.map { $0.signature?.canonicalization.description } == ["relaxed/simple"])
+
+        _ = try TestKeyStore.make(in: dir, keys: [("ed25519a.pem", "example.com", "seda")])
+        try configure("simple/simple")
+        milter.signal(SIGUSR1)
+        #expect(milter.logContains("reloaded: 2 signing key(s)"), "\(milter.log)")
+        let after = try signed()
+        #expect(after.map(\.result) == [.pass, .pass])
+        #expect(after.map { $0.signature?.selector } == ["sr2048a", "seda"])
+        #expect(after.map { $0.signature?.canonicalization.description } == ["simple/simple", "simple/simple"])
+        #expect(!milter.log.contains("reload failed"), "\(milter.log)")
     }
 
     @Test func reloadAfterAKeyFileWasDeletedKeepsTheOldKeysAndNamesTheFile() throws {
