@@ -23,6 +23,22 @@ public enum LoopbackSocket {
         bound(kind, port: 0)
     }
 
+    /// A port of 127.0.0.1 that was free a moment ago for each of `kinds` (the kernel picks it for
+    /// the first, the others are bound to the same number; all are closed again), for a server the
+    /// test starts next. Never derive a port from the pid: it may lie in the ephemeral range and be
+    /// taken by any outgoing connection.
+    public static func freePort(_ kinds: [Kind] = [.tcp]) -> Int? {
+        guard let kind = kinds.first else { return nil }
+        for _ in 0..<20 {
+            guard let first = bound(kind) else { return nil }
+            let others = kinds.dropFirst().map { bound($0, port: first.port) }
+            close(first.fd)
+            for o in others { if let o { close(o.fd) } }
+            if others.allSatisfy({ $0 != nil }) { return first.port }
+        }
+        return nil
+    }
+
     /// A new socket bound to 127.0.0.1 (or ::1 when `ipv6`) on `port`, 0 for one the kernel
     /// picks, and the port bound; nil when it cannot be made (errno says why).
     public static func bound(_ kind: Kind, port: Int, ipv6: Bool = false) -> (fd: Int32, port: Int)? {

@@ -90,7 +90,8 @@ import Testing
         let answered = fast.wait(for: 1, seconds: 5)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         #expect(answered == [key])
-        #expect(seconds < 1, "the answered query took \(seconds) s behind 1,000 unanswered ones")
+        // Far below the 60 s the unanswered ones wait, with room for a loaded machine.
+        #expect(seconds < 3, "the answered query took \(seconds) s behind 1,000 unanswered ones")
         #expect(slow.wait(for: 1, seconds: 0) == nil, "the unanswered queries are still outstanding")
         #expect(client.outstandingQueries == 1000)
     }
@@ -108,7 +109,7 @@ import Testing
         let refused = completions.wait(for: 2, seconds: 5)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         #expect(refused == Array(repeating: .temporaryFailure(.tooManyOutstanding(limit: 3)), count: 2))
-        #expect(seconds < 2)
+        #expect(seconds < 5, "refused after \(seconds) s, as if waiting for the 10 s timeout")
         #expect(client.outstandingQueries == 3)
         #expect(completions.wait(for: 3, seconds: 0.2) == nil)
     }

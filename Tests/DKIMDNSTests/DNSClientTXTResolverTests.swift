@@ -76,7 +76,7 @@ import Testing
             Issue.record("a timeout must be a temporary failure, got \(result)")
             return
         }
-        #expect(elapsed < 4, "took \(elapsed) s for timeout 1 s × 2 tries")
+        #expect(elapsed < 8, "took \(elapsed) s for timeout 1 s × 2 tries")
         #expect(server.queries(for: "slow._domainkey.example.com") == 2)
     }
 
@@ -104,12 +104,13 @@ import Testing
     @Test func aTruncatedAnswerWithoutTCPIsATemporaryFailure() throws {
         let server = try FakeDNSServer(["tc._domainkey.example.com": .truncated])
         let start = Date()
-        let result = try resolver(server, timeout: 1, tries: 2).lookupTXT("tc._domainkey.example.com")
+        // A timeout no loaded machine reaches: one query means the truncated answer was not asked again.
+        let result = try resolver(server, timeout: 10, tries: 2).lookupTXT("tc._domainkey.example.com")
         guard case .temporaryFailure = result else {
             Issue.record("a truncated answer must be a temporary failure, got \(result)")
             return
         }
-        #expect(Date().timeIntervalSince(start) < 4)
+        #expect(Date().timeIntervalSince(start) < 8, "at once, not after the 10 s timeout")
         #expect(server.queries(for: "tc._domainkey.example.com") == 1)
     }
 
@@ -136,12 +137,12 @@ import Testing
         #expect(silent.result
                 == .temporaryFailure(reason: "the DNS server did not answer in time (slow._domainkey.example.com)"))
         #expect(silent.ttl == nil)
-        #expect(silent.seconds >= 0.29 && silent.seconds < 3, "took \(silent.seconds) s for a 0.3 s deadline")
+        #expect(silent.seconds >= 0.29 && silent.seconds < 5, "took \(silent.seconds) s for a 0.3 s deadline, not 10 s")
     }
 
     /// The same lookups against dnsmasq, a real DNS server, on a port of its own.
     @Test func worksAgainstDnsmasq() throws {
-        let port = 35000 + Int(getpid() % 10000)
+        let port = try #require(LoopbackSocket.freePort([.udp, .tcp]))
         let long = "v=DKIM1; k=rsa; p=" + String(repeating: "B", count: 300)
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }

@@ -1,5 +1,6 @@
 import DKIM
 import DKIMDNS
+import DKIMTestSupport
 import Foundation
 import Testing
 
@@ -31,10 +32,11 @@ import Testing
     }
 
     @Test func theSystemConfigurationComesFromTheFile() throws {
-        let path = NSTemporaryDirectory() + "resolv-\(getpid()).conf"
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let path = dir + "/resolv.conf"
         let text = "nameserver 127.0.0.9\noptions timeout:1 attempts:3\n"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { unlink(path) }
         let configuration = DNSClient.Configuration.system(resolvConf: path)
         #expect(configuration.nameservers.map(\.description) == ["127.0.0.9:53"])
         #expect(configuration.timeout == 1 && configuration.tries == 3)

@@ -24,7 +24,7 @@ import Testing
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
         let store = try TestKeyStore.make(in: dir, keys: keys)
-        let socket = tcp ? "inet:\(20000 + Int(getpid() % 20000))@127.0.0.1" : "unix:\(dir)/milter.sock"
+        let socket = tcp ? "inet:\(try #require(LoopbackSocket.freePort()))@127.0.0.1" : "unix:\(dir)/milter.sock"
         let milter = try MilterProcess(arguments: ["--keys-dir", store, "--test-records", Self.records] + extra, socket: socket)
         defer { milter.stop() }
         try body(milter, dir)
@@ -473,7 +473,7 @@ import Testing
     @Test func acceptedTCPConnectionsHaveNoDelay() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
-        let port = 21000 + Int(getpid() % 20000)
+        let port = try #require(LoopbackSocket.freePort())
         let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
         let milter = try MilterProcess(arguments: ["--keys-dir", store], socket: "inet:\(port)@127.0.0.1")
         defer { milter.stop() }
@@ -502,20 +502,25 @@ import Testing
         let c = try MilterConnection(socket: milter.socket)
         try c.negotiate()
         _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.9")
-        let result = Locked<MilterConnection.Result?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
-        let client = UncheckedBox(c)
-        DispatchQueue.global().async {
-            result.set(try? client.value.send(message: message))
-            done.signal()
-        }
-        usleep(1_000_000)  // the message now waits for DNS at end of message
+        // The message step by step, up to end of message, then nothing more is sent.
+        let (headers, body) = MilterConnection.split(try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
+        _ = try c.sendStep("M", MilterFaultTests.cstrings(["<a@example.net>"]))
+        for (name, value) in headers { _ = try c.sendStep("L", MilterFaultTests.headerData(name, value)) }
+        #expect(try c.sendStep("N") == "c")
+        _ = try c.sendStep("B", body)
+        try c.sendPacket("E")
+        // The milter has read everything, end of message included: it now waits for the key.
+        #expect(MilterProcess.waitUntilRead(c), "end of message still unread")
+        var pollQuery = pollfd(fd: silent, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pollQuery, 1, 0) == 1, "the key lookup did not reach the DNS server")
         milter.signal(SIGTERM)
-        #expect(done.wait(timeout: .now() + 30) == .success)
-        let r = try #require(result.get(), "no answer after SIGTERM: \(milter.log)")
-        #expect(r.reply == "a")
-        #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=temperror"))
+        var replies: [(command: Character, data: [UInt8])] = []
+        while replies.last.map({ !"acrtd".contains($0.command) }) ?? true {
+            replies.append(try c.receivePacket())
+        }
+        #expect(replies.last?.command == "a", "\(replies.map(\.command)) \(milter.log)")
+        let inserted = replies.filter { $0.command == "i" }.map { String(decoding: $0.data, as: UTF8.self) }
+        #expect(inserted.contains { $0.contains("Authentication-Results") && $0.contains("dkim=temperror") }, "\(inserted)")
         #expect(milter.stop(graceful: true) == 0)
         #expect(!milter.log.contains("still being processed"), "\(milter.log)")
     }
@@ -573,10 +578,12 @@ final class UncheckedBox<T>: @unchecked Sendable {
         _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.20")
         let first = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
         #expect(String(decoding: first.message, as: UTF8.self).contains("dkim=pass header.d=example.com"), "\(milter.log)")
-        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == 1)
+        // At least one query (a loaded machine may see the 1 s timeout pass and the query sent again).
+        let queried = dns.queries(for: "sr2048a._domainkey.example.com")
+        #expect(queried >= 1)
         // The same key again: from the cache, no query.
         _ = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
-        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == 1)
+        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == queried)
         // The server dies; a key not in the cache cannot be fetched.
         dns.stop()
         let second = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rs.eml"))
@@ -603,7 +610,7 @@ final class UncheckedBox<T>: @unchecked Sendable {
         let elapsed = Date().timeIntervalSince(start)
         #expect(r.reply == "a")
         #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=temperror"), "\(kind)")
-        #expect(elapsed < 5, "\(kind): \(elapsed) s with DNSTimeout 1 and 2 tries")
+        #expect(elapsed < 8, "\(kind): \(elapsed) s with DNSTimeout 1 and 2 tries (the DNSDeadline is 10 s)")
     }
 }
 
@@ -807,7 +814,8 @@ final class UncheckedBox<T>: @unchecked Sendable {
         let r = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
         let elapsed = Date().timeIntervalSince(start)
         #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=pass header.d=example.com"), "\(milter.log)")
-        #expect(elapsed < 2, "the answered key took \(elapsed) s while 100 lookups were dead")
+        // Well below DNSTimeout (5 s) and DNSDeadline (8 s), which the dead lookups wait for.
+        #expect(elapsed < 4, "the answered key took \(elapsed) s while 100 lookups were dead")
 
         // The 20 end with temperror. Each waits 3 s for its keys, but libmilter's worker pool can
         // hand several ready sessions to one idle worker (README: known limitation), so on a loaded

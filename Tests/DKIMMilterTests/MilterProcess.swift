@@ -11,6 +11,9 @@ final class MilterProcess: @unchecked Sendable {
     let socket: String
     private let errors = Pipe()
     private var collected = Data()
+    /// Set when the pipe reached end of file: the process (the only writer) is gone and its last
+    /// words are in `collected`.
+    private var ended = false
     private let lock = NSLock()
 
     static var executable: String { Fixtures.productsDirectory + "/dkim-milter" }
@@ -28,7 +31,7 @@ final class MilterProcess: @unchecked Sendable {
         errors.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self else { return }
-            self.lock.lock(); self.collected.append(d); self.lock.unlock()
+            self.lock.lock(); self.collected.append(d); if d.isEmpty { self.ended = true }; self.lock.unlock()
         }
         try process.run()
         if waitForSocket {
@@ -55,13 +58,64 @@ final class MilterProcess: @unchecked Sendable {
         return log.contains(text)
     }
 
-    /// Waits for the process to end by itself (for start-up failures).
+    /// Waits for the process to end by itself (for start-up failures), and for its last output.
     func waitForExit(timeout: TimeInterval = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { return nil }
-        usleep(100_000)
+        waitForEndOfOutput()
         return process.terminationStatus
+    }
+
+    /// Waits (bounded) until the output pipe reached end of file, so that `log` is complete.
+    private func waitForEndOfOutput(timeout: TimeInterval = 10) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            lock.lock(); let done = ended; lock.unlock()
+            if done { return }
+            usleep(10_000)
+        }
+    }
+
+    /// What each thread of the process is blocked in: the fields of /proc/PID/task/TID/syscall
+    /// (the x86_64 system call number and its arguments in hex; `running` while it runs). A
+    /// parent may read its child's.
+    func threadSyscalls() -> [[String]] {
+        let pid = process.processIdentifier
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { task in
+            (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/syscall", encoding: .utf8))
+                .map { $0.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } }
+        }
+    }
+
+    /// Waits (up to `timeout` seconds) until a thread is blocked as `matches` says.
+    func waitForAThread(timeout: TimeInterval = 30, count: Int = 1, _ matches: ([String]) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if threadSyscalls().filter(matches).count >= count { return true }
+            usleep(10_000)
+        }
+        return threadSyscalls().filter(matches).count >= count
+    }
+
+    /// A libmilter worker in poll(2) on one descriptor with its 600 s read timeout: it holds a
+    /// client that stopped in the middle of a packet.
+    static func readsAStalledClient(_ call: [String]) -> Bool {
+        call.count > 3 && call[0] == "7" && call[2] == "0x1" && call[3] == "0x927c0"
+    }
+
+    /// Waits (up to `timeout` seconds) until the milter has read all that was sent on `connection`:
+    /// SIOCOUTQ of a unix socket counts the bytes still queued for the peer.
+    static func waitUntilRead(_ connection: MilterConnection, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        var queued: Int32 = -1
+        while Date() < deadline {
+            guard ioctl(connection.socketDescriptor, UInt(TIOCOUTQ), &queued) == 0 else { return false }
+            if queued == 0 { return true }
+            usleep(5_000)
+        }
+        return false
     }
 
     func signal(_ s: Int32) { kill(process.processIdentifier, s) }
@@ -74,7 +128,7 @@ final class MilterProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(20)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        usleep(100_000)
+        waitForEndOfOutput()
         errors.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
     }

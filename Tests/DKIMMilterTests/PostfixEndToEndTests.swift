@@ -165,7 +165,8 @@ struct PostfixEndToEndTests {
         defer { client.close() }
         let first = try client.transaction(try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"), from: "a@example.com", to: "up@example.org")
         #expect(first.accepted, "\(first)")
-        #expect(dns.queries(for: "sr2048a._domainkey.example.com") == 1)
+        // At least one (with DNSTimeout 1 a loaded machine may send it again).
+        #expect(dns.queries(for: "sr2048a._domainkey.example.com") >= 1)
         dns.stop()
         let second = try client.transaction(try Fixtures.bytes("corpus/messages/canon-basic-rs.eml"), from: "a@example.com", to: "down@example.org")
         #expect(second.accepted, "\(second)")
@@ -261,7 +262,8 @@ struct PostfixEndToEndTests {
             if n == count / 2 { milter.stop() }  // SIGKILL while the relay is handing messages on
         }
         try client.quit()
-        Thread.sleep(forTimeInterval: 1)
+        // Before the milter comes back, the relay has had a message refused (the kill hit one).
+        #expect(relay.logContains("status=deferred", timeout: 60), "the kill did not hit a message: \(relay.log)")
         milter = try lab.milter(port: ports[1], arguments: ["--keys-dir", keys])
         // Retry until everything has gone through (the relay defers what the signer refused).
         let deadline = Date().addingTimeInterval(60)
@@ -281,7 +283,6 @@ struct PostfixEndToEndTests {
         }
         let verified = try ProcessRunner.run(Fixtures.dkimkey, ["verify", "--records", Self.records] + paths)
         #expect(verified.status == 0, "not every message arrived with a valid signature:\n\(verified.stdoutText)")
-        #expect(relay.logContains("status=deferred"), "the kill did not hit a message: \(relay.log)")
     }
 
     // MARK: 4. Milter down
@@ -330,8 +331,9 @@ struct PostfixEndToEndTests {
         #expect(!hanging.accepted)
         #expect(postfix.logContains("can't read SMFIC_OPTNEG reply packet header"), "\(postfix.log)")
 
+        // Messages 2 and 3 were refused at MAIL FROM and never queued: once the queue is empty,
+        // the sink holds all it will ever get.
         try postfix.waitUntilQueueIsEmpty()
-        Thread.sleep(forTimeInterval: 0.5)
         let all = sink.messages()
         #expect(all.files.count == 1, "mail reached the sink while the milter was down: \(all.files.keys.sorted())")
         #expect(all.message(to: "down@example.org") == nil && all.message(to: "hanging@example.org") == nil)
@@ -841,9 +843,9 @@ final class Postfix {
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
     var masterOutput: String { (try? String(contentsOfFile: directory + "/master.out", encoding: .utf8)) ?? "" }
 
-    /// Waits (up to 10 s) until the log holds `text`; postlogd writes it a little later.
-    func logContains(_ text: String) -> Bool {
-        let deadline = Date().addingTimeInterval(10)
+    /// Waits (up to `timeout` seconds) until the log holds `text`; postlogd writes it a little later.
+    func logContains(_ text: String, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
         while !log.contains(text) && Date() < deadline { usleep(50_000) }
         return log.contains(text)
     }
