@@ -12,4 +12,5 @@ cp -r "$src" Tests/Fixtures/corpus
 chmod -R u+w Tests/Fixtures/corpus
 (cd Tests/Fixtures/corpus && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum --) \
     > Tests/Fixtures/corpus.sha256
-echo "sync-corpus: Tests/Fixtures/corpus now equals $src ($(wc -l < Tests/Fixtures/corpus.sha256) files in corpus.sha256)"
+files=$(wc -l < Tests/Fixtures/corpus.sha256)
+echo "sync-corpus: Tests/Fixtures/corpus now equals $src ($files files in corpus.sha256)"

@@ -110,7 +110,8 @@ import Testing
     @Test func aTruncatedAnswerWithoutTCPIsATemporaryFailureWithinTheDeadline() throws {
         let server = try FakeDNSServer(["tc.example.com": .tcpOnly(.txt([["x"]]))])
         let start = DispatchTime.now()
-        #expect(try Self.client(server, timeout: 30).lookup("tc.example.com", type: .txt, deadline: start + .seconds(10))
+        let client = try Self.client(server, timeout: 30)
+        #expect(client.lookup("tc.example.com", type: .txt, deadline: start + .seconds(10))
                 == .temporaryFailure(.truncated))
         #expect(Self.seconds(since: start) < 12, "not after the 10 s deadline, let alone the 30 s timeout")
         let tcpServer = try FakeDNSServer(["tc.example.com": .truncated], tcp: true)

@@ -65,7 +65,8 @@ import Testing
 /// manifest, so a copy that is stale (the shared corpus moved on) or edited by hand fails either way.
 @Suite struct CorpusCopyTests {
     static let manifestPath = Fixtures.root + "/corpus.sha256"
-    static let shared = URL(fileURLWithPath: Fixtures.repositoryRoot).deletingLastPathComponent().path + "/shared/corpus"
+    static let shared = URL(fileURLWithPath: Fixtures.repositoryRoot).deletingLastPathComponent().path
+        + "/shared/corpus"
 
     /// Every regular file under `root`, by path relative to it: its SHA-256 in hex.
     static func checksums(under root: String) -> [String: String] {
@@ -73,8 +74,8 @@ import Testing
         guard let e = FileManager.default.enumerator(atPath: root) else { return out }
         while let path = e.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue,
-               let data = FileManager.default.contents(atPath: root + "/" + path) {
+            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory),
+               !isDirectory.boolValue, let data = FileManager.default.contents(atPath: root + "/" + path) {
                 out[path] = SHA256Digest.hash(Array(data)).map { String(format: "%02x", $0) }.joined()
             }
         }
@@ -96,7 +97,8 @@ import Testing
     static func differences(_ files: [String: String], _ manifest: [String: String]) -> [String] {
         let missing = Set(manifest.keys).subtracting(files.keys).sorted().map { "missing: \($0)" }
         let extra = Set(files.keys).subtracting(manifest.keys).sorted().map { "not in the manifest: \($0)" }
-        let changed = files.keys.filter { manifest[$0] != nil && manifest[$0] != files[$0] }.sorted().map { "changed: \($0)" }
+        let changed = files.keys.filter { manifest[$0] != nil && manifest[$0] != files[$0] }.sorted()
+            .map { "changed: \($0)" }
         return missing + extra + changed
     }
 
@@ -104,10 +106,12 @@ import Testing
         let manifest = try Self.manifest()
         #expect(manifest.count == 266, "corpus.sha256 lists \(manifest.count) files")
         let local = Self.differences(Self.checksums(under: Fixtures.corpus), manifest)
-        #expect(local.isEmpty, "Tests/Fixtures/corpus differs from corpus.sha256: \(local.prefix(5)); run contrib/sync-corpus.sh")
+        #expect(local.isEmpty,
+                "Tests/Fixtures/corpus differs from corpus.sha256: \(local.prefix(5)); run contrib/sync-corpus.sh")
         if FileManager.default.fileExists(atPath: Self.shared) {
             let theirs = Self.differences(Self.checksums(under: Self.shared), manifest)
-            #expect(theirs.isEmpty, "\(Self.shared) differs from corpus.sha256: \(theirs.prefix(5)); run contrib/sync-corpus.sh")
+            #expect(theirs.isEmpty,
+                    "\(Self.shared) differs from corpus.sha256: \(theirs.prefix(5)); run contrib/sync-corpus.sh")
         }
     }
 

@@ -135,8 +135,8 @@ import Testing
         let one = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s")
         let field = Array(one.prefix(one.count - Self.message.count))
         let many = Array(repeating: field, count: 33).flatMap { $0 } + Self.message
-        let verifier = DKIMVerifier(resolver: StaticTXTResolver(["s._domainkey.example.com": try record("corpus/keys/ed25519a.pem")]),
-                                    crypto: OpenSSLCryptoProvider())
+        let records = StaticTXTResolver(["s._domainkey.example.com": try record("corpus/keys/ed25519a.pem")])
+        let verifier = DKIMVerifier(resolver: records, crypto: OpenSSLCryptoProvider())
         let results = try verifier.verify(message: many, now: 1_700_000_100).signatures
         #expect(results.map(\.result.word) == Array(repeating: "pass", count: 32) + ["neutral"])
         #expect(results.last?.reason.contains("only the first 32 signatures are checked") == true)

@@ -248,10 +248,12 @@ import Testing
             .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
         let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", dir + "/c.conf"], timeout: 60)
         #expect(r.status == 1, "\(r.stdoutText) \(r.stderr)")
-        #expect(r.stderr.contains("\(dir)/SigningTable: \"*@example.net\" names the key \"missing._domainkey.example.net\", "
-                                  + "which is not in the KeyTable \(dir)/KeyTable"), "\(r.stderr)")
+        #expect(r.stderr.contains("\(dir)/SigningTable: \"*@example.net\" names the key "
+                                  + "\"missing._domainkey.example.net\", which is not in the KeyTable \(dir)/KeyTable"),
+                "\(r.stderr)")
         #expect(!r.stdoutText.contains("OK"), "\(r.stdoutText)")
-        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/s", waitForSocket: false)
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/s",
+                                       waitForSocket: false)
         #expect(milter.waitForExit() == 1)
         #expect(milter.logContains("missing._domainkey.example.net"), "\(milter.log)")
     }
@@ -261,8 +263,13 @@ import Testing
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
         let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
-        try "KeysDirectory \(store)\nTestPublicKeys \(Self.records)\nCanonicalization simple/relaxed\nInternalHosts 192.0.2.0/24\n"
-            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        try """
+            KeysDirectory \(store)
+            TestPublicKeys \(Self.records)
+            Canonicalization simple/relaxed
+            InternalHosts 192.0.2.0/24
+
+            """.write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
         let milter = try MilterProcess(arguments: ["-x", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
         defer { milter.stop() }
         let c = try MilterConnection(socket: milter.socket)
@@ -520,7 +527,8 @@ import Testing
         }
         #expect(replies.last?.command == "a", "\(replies.map(\.command)) \(milter.log)")
         let inserted = replies.filter { $0.command == "i" }.map { String(decoding: $0.data, as: UTF8.self) }
-        #expect(inserted.contains { $0.contains("Authentication-Results") && $0.contains("dkim=temperror") }, "\(inserted)")
+        #expect(inserted.contains { $0.contains("Authentication-Results") && $0.contains("dkim=temperror") },
+                "\(inserted)")
         #expect(milter.stop(graceful: true) == 0)
         #expect(!milter.log.contains("still being processed"), "\(milter.log)")
     }

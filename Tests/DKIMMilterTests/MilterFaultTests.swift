@@ -341,10 +341,12 @@ import Testing
                         if !c.waitForClose(timeout: 0.3) {
                             print("MilterFaultTests garbage: libmilter keeps the connection after length \(name), command \(command), negotiated \(negotiated)")
                             c.shutdownWrite()
-                            #expect(c.waitForClose(timeout: 30), "length \(name), command \(command), negotiated \(negotiated): not dropped at end of file")
+                            let what = "length \(name), command \(command), negotiated \(negotiated)"
+                            #expect(c.waitForClose(timeout: 30), "\(what): not dropped at end of file")
                         }
                     } else {
-                        #expect(c.waitForClose(timeout: 30), "length \(name), command \(command), negotiated \(negotiated): not dropped")
+                        #expect(c.waitForClose(timeout: 30),
+                                "length \(name), command \(command), negotiated \(negotiated): not dropped")
                     }
                     c.closeAbruptly()
                 }
@@ -353,7 +355,8 @@ import Testing
             for command: UInt8 in [UInt8(ascii: "Z"), UInt8(ascii: "z"), UInt8(ascii: "!"), 0x00, 0xFF, 0x7F] {
                 let c = try fresh(negotiated: negotiated, connected: negotiated)
                 try c.sendRaw(Self.packet(command, Array("junk\0".utf8)))
-                #expect(c.waitForClose(timeout: 30), "unknown command \(command), negotiated \(negotiated): not dropped")
+                #expect(c.waitForClose(timeout: 30),
+                        "unknown command \(command), negotiated \(negotiated): not dropped")
                 c.closeAbruptly()
             }
             s.expectRecovered("unknown commands, negotiated \(negotiated)")

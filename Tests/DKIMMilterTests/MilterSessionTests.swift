@@ -311,13 +311,14 @@ import Testing
     /// evaluated and the sixth is reported neutral in Authentication-Results; five are all evaluated.
     @Test func byDefaultFiveSignaturesAreVerifiedAndTheSixthIsReportedNeutral() throws {
         #expect(MilterConfiguration().maximumSignaturesToVerify == 5)
-        let (_, signed) = F.run(MilterSession(policy: try F.policy(keys: [try F.key("ed25519a.pem", selector: "seda")])),
-                                F.message)
+        let ed25519 = try F.policy(keys: [try F.key("ed25519a.pem", selector: "seda")])
+        let (_, signed) = F.run(MilterSession(policy: ed25519), F.message)
         let field = Array(signed.prefix(signed.count - F.message.count))
         #expect(field.starts(with: Array("DKIM-Signature:".utf8)))
         func results(_ copies: Int) throws -> [String] {
             let message = Array(repeating: field, count: copies).flatMap { $0 } + F.message
-            let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
+            let (actions, _) = F.run(MilterSession(policy: try F.policy()), message,
+                                     client: ("mx.other.net", "198.51.100.1"))
             let ar = try #require(authenticationResults(actions))
             return ar.components(separatedBy: "dkim=").dropFirst().map { String($0.prefix { $0.isLetter }) }
         }

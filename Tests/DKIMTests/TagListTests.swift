@@ -101,7 +101,8 @@ import Testing
     @Test func signatureOverTwoHundredFiftySixFieldsIsAcceptedAndOverTwoHundredFiftySevenRefused() throws {
         func field(_ n: Int) -> HeaderField {
             let h = Array(repeating: "from", count: n).joined(separator: ":")
-            return HeaderField(name: "DKIM-Signature", value: " v=1; a=rsa-sha256; d=example.com; s=s; h=\(h); bh=AAAA; b=AAAA")
+            return HeaderField(name: "DKIM-Signature",
+                               value: " v=1; a=rsa-sha256; d=example.com; s=s; h=\(h); bh=AAAA; b=AAAA")
         }
         #expect(try DKIMSignature(parsing: field(256)).signedHeaderNames.count == 256)
         let refused = error { _ = try DKIMSignature(parsing: field(257)) }

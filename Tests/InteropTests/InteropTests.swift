@@ -84,8 +84,9 @@ import Testing
 
     /// A non-empty body whose last line has no CRLF.
     static func bodyLacksFinalCRLF(_ message: [UInt8]) -> Bool {
+        let separator: [UInt8] = [13, 10, 13, 10]
         guard message.count >= 4,
-              let end = (0...(message.count - 4)).first(where: { message[$0..<($0 + 4)].elementsEqual([13, 10, 13, 10]) })
+              let end = (0...(message.count - 4)).first(where: { message[$0..<($0 + 4)].elementsEqual(separator) })
         else { return false }
         let body = message[(end + 4)...]
         return !body.isEmpty && !body.suffix(2).elementsEqual([13, 10])
@@ -110,10 +111,12 @@ import Testing
             let results = try oracle.verify(paths)
             for path in paths {
                 let c = files[path]!
-                let expected = Self.documentedVerdict(oracle, isEd25519: c.isEd25519, canonicalization: c.canonicalization,
+                let expected = Self.documentedVerdict(oracle, isEd25519: c.isEd25519,
+                                                      canonicalization: c.canonicalization,
                                                       message: try Fixtures.bytes("corpus/" + c.message))
                 // The topmost signature is ours; any older one below is not judged here.
-                #expect(results[path]?.first == expected, "\(oracle) on \(c): \(results[path] ?? []), expected \(expected)")
+                #expect(results[path]?.first == expected,
+                        "\(oracle) on \(c): \(results[path] ?? []), expected \(expected)")
                 if expected == "pass" { passed += 1 }
             }
         }
@@ -131,8 +134,9 @@ import Testing
         defer { Fixtures.removeTemporaryDirectory(dir) }
         var files: [(path: String, c: Corpus.SigningCase)] = []
         for c in cases {
-            var arguments = ["sign", "--key", Fixtures.corpus + "/" + c.key, "--domain", c.domain, "--selector", c.selector,
-                             "--algorithm", c.algorithm, "--canonicalization", c.canonicalization,
+            var arguments = ["sign", "--key", Fixtures.corpus + "/" + c.key, "--domain", c.domain,
+                             "--selector", c.selector, "--algorithm", c.algorithm,
+                             "--canonicalization", c.canonicalization,
                              "--headers", c.headers.joined(separator: ":"), "--timestamp", "1700000000"]
             if c.bodyLength != nil { arguments.append("--body-length") }
             let r = try ProcessRunner.run(Fixtures.dkimkey, arguments + [Fixtures.corpus + "/" + c.message])
@@ -151,7 +155,8 @@ import Testing
                                                         canonicalization: c.canonicalization,
                                                         message: try Fixtures.bytes("corpus/" + c.message))
                 #expect(recorded == documented, "signing-oracles.tsv: \(oracle) on \(c) is \(recorded ?? "-")")
-                #expect(results[path]?.first == recorded, "\(oracle) on \(c): \(results[path] ?? []), recorded \(recorded ?? "-")")
+                #expect(results[path]?.first == recorded,
+                        "\(oracle) on \(c): \(results[path] ?? []), recorded \(recorded ?? "-")")
                 if documented != "pass" { exceptions += 1 }
             }
         }
