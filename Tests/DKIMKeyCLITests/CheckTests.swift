@@ -597,10 +597,11 @@ final class DNSMasq {
         var description: String { message }
     }
 
-    /// A UDP port on 127.0.0.1 that nothing was bound to a moment ago.
+    /// A port on 127.0.0.1 that nothing was bound to a moment ago, for UDP and TCP (dnsmasq binds both).
     static func freePort() throws -> UInt16 {
-        guard let (fd, port) = LoopbackSocket.bound(.udp) else { throw DNSMasqError(message: "socket/bind: \(errno)") }
-        close(fd)
+        guard let port = LoopbackSocket.freePort([.udp, .tcp]) else {
+            throw DNSMasqError(message: "socket/bind: \(errno)")
+        }
         return UInt16(port)
     }
 

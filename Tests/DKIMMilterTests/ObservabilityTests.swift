@@ -279,7 +279,8 @@ enum ObservedLoad {
         let messages = try ObservedLoad.messages(count: 10)
         try ObservedLoad.send(messages, to: milter.socket)
         let perMessage = Date().timeIntervalSince(start) / Double(messages.count)
-        #expect(perMessage < 0.5, "\(perMessage) s per message with 100 idle metrics clients")
+        // Milliseconds each when nothing blocks; the bound leaves room for a loaded machine.
+        #expect(perMessage < 2, "\(perMessage) s per message with 100 idle metrics clients")
         #expect(try Self.get(port: metricsPort, "/metrics").contains("dkim_milter_messages_total"))
         #expect(threads() < before + 20, "threads \(before) → \(threads()) with 100 idle clients")
     }
