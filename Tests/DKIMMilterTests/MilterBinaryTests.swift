@@ -690,7 +690,7 @@ final class UncheckedBox<T>: @unchecked Sendable {
                                             "--test-records", Fixtures.corpus + "/keys.txt"], log: log)
         defer { milter.stop() }
         let seen = "/proc/\(milter.pid)/root" + Self.socketPath  // the namespace's socket, seen by root
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
         var st = stat()
         var listening: MilterConnection?
         while listening == nil && milter.isRunning && Date() < deadline {
@@ -699,6 +699,10 @@ final class UncheckedBox<T>: @unchecked Sendable {
         }
         let output = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
         let c = try #require(listening, "nothing listens at \(Self.socketPath): \(output())")
+        // The socket accepts into its backlog before its mode and group are set: wait for the milter
+        // to say it listens.
+        while !output().contains("listening on ") && milter.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(output().contains("listening on "), "\(output())")
         #expect(stat(seen, &st) == 0)
         #expect((st.st_mode & S_IFMT) == S_IFSOCK)
         #expect(st.st_mode & 0o777 == 0o660, "socket mode \(String(st.st_mode & 0o777, radix: 8))")

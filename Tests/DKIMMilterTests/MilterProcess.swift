@@ -35,11 +35,17 @@ final class MilterProcess: @unchecked Sendable {
         }
         try process.run()
         if waitForSocket {
-            let deadline = Date().addingTimeInterval(20)
+            // Up when it says so: dkim-milter logs "listening on" once its socket is open and has its
+            // mode, the PID file is written and root is dropped. A connection is accepted earlier
+            // (into the socket's backlog), so for dkim-milter a connection alone does not tell.
+            let saysListening = executable == MilterProcess.executable
+            let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
-                if let c = try? MilterConnection(socket: socket, timeout: 5) { _ = c; return }
+                let up = saysListening ? log.contains("listening on ")
+                    : (try? MilterConnection(socket: socket, timeout: 5)) != nil
+                if up { return }
                 if !process.isRunning { break }
-                usleep(50_000)
+                usleep(20_000)
             }
             stop()
             throw StartError(description: "dkim-milter did not start: \(log)")
