@@ -228,7 +228,8 @@ import Testing
         let reason = try Self.reason(error)
         #expect(reason.contains("the DNS server 127.0.0.1:\(port) did not answer the SOA query for "
                                 + "s._domainkey.example.test within 0.5 s"), "\(reason)")
-        #expect(elapsed >= 0.45 && elapsed < 3, "took \(elapsed) s")
+        // Not before the timeout; after it, with room for a loaded machine (without one it would wait forever).
+        #expect(elapsed >= 0.45 && elapsed < 10, "took \(elapsed) s")
     }
 
     @Test func namesTheServerWhenNothingListens() throws {
