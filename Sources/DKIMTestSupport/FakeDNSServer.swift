@@ -50,6 +50,7 @@ public final class FakeDNSServer: @unchecked Sendable {
     private var tcpCounts: [String: Int] = [:]
     private var lastQueries: [String: [UInt8]] = [:]
     private var running = true
+    private var refresh: (@Sendable () -> Void)?
 
     /// - Parameters:
     ///   - tcp: also listen on TCP, the same port (RFC 7766).
@@ -109,6 +110,12 @@ public final class FakeDNSServer: @unchecked Sendable {
     }
 
     public func set(_ name: String, _ answer: Answer) { lock.lock(); table[name.lowercased()] = answer; lock.unlock() }
+
+    /// `body` runs before each query is answered (it may call `set`): a table kept elsewhere is
+    /// then never behind what the test changed there, however loaded the machine.
+    public func beforeEachAnswer(_ body: @escaping @Sendable () -> Void) {
+        lock.lock(); refresh = body; lock.unlock()
+    }
 
     /// Stops answering (the sockets stay bound, so clients time out rather than get a refusal).
     public func stop() { lock.lock(); running = false; lock.unlock() }
@@ -184,6 +191,8 @@ public final class FakeDNSServer: @unchecked Sendable {
 
     /// The replies to one query, each with whether it goes out from the decoy port.
     private func respond(to query: [UInt8], overTCP: Bool) -> [(reply: [UInt8], fromDecoyPort: Bool)] {
+        lock.lock(); let refresh = self.refresh; lock.unlock()
+        refresh?()
         var offset = 12
         var labels: [String] = []
         while offset < query.count, query[offset] != 0 {

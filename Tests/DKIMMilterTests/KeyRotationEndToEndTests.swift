@@ -201,40 +201,34 @@ import Testing
 }
 
 /// A loopback DNS server answering TXT from the files of a directory (one file per name), so a
-/// shell command can act as a DNS provider.
+/// shell command can act as a DNS provider. The directory is read before each answer: a record the
+/// command has just written is served at once (a polling reader lagged behind under load).
 final class FakeZoneDirectory: @unchecked Sendable {
     let server: FakeDNSServer
     private let directory: String
-    private var refresher: Thread?
     private let lock = NSLock()
-    private var running = true
+    private var known = Set<String>()
 
     init(_ directory: String) throws {
         self.directory = directory
         server = try FakeDNSServer([:])
-        let t = Thread { [self] in
-            var known = Set<String>()
-            while lock.withLock({ running }) {
-                let names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-                for name in names {
-                    let text = ((try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "")
-                        .trimmingCharacters(in: .newlines)
-                    let record = KeyRecordText(text)
-                    server.set(name, .txt([record.strings]))
-                }
-                for gone in known.subtracting(names) { server.set(gone, .nxdomain) }
-                known = names
-                usleep(10_000)
-            }
-        }
-        refresher = t
-        t.start()
+        server.beforeEachAnswer { [weak self] in self?.read() }
     }
 
-    func stop() {
-        lock.withLock { running = false }
-        server.stop()
+    private func read() {
+        lock.withLock {
+            let names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            for name in names {
+                let text = ((try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "")
+                    .trimmingCharacters(in: .newlines)
+                server.set(name, .txt([KeyRecordText(text).strings]))
+            }
+            for gone in known.subtracting(names) { server.set(gone, .nxdomain) }
+            known = names
+        }
     }
+
+    func stop() { server.stop() }
 }
 
 /// A record's text cut into character-strings of at most 255 bytes.
