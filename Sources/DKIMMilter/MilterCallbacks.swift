@@ -167,7 +167,8 @@ enum MilterCallbacks {
         MilterCallbacks.endMessage(ctx)
         host?.metrics.messageStarted()
         let m = MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"])
-        return MilterCallbacks.reply(MilterCallbacks.status(s.envelopeFrom(macros: m), ctx), ctx, noReplyFlag: SMFIP_NR_MAIL)
+        let reply = s.envelopeFrom(macros: m, policy: host?.currentPolicy)
+        return MilterCallbacks.reply(MilterCallbacks.status(reply, ctx), ctx, noReplyFlag: SMFIP_NR_MAIL)
     }
 
     private static let header: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) -> sfsistat = {

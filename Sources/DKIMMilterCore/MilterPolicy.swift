@@ -2,7 +2,8 @@ import DKIM
 import Dispatch
 
 /// Everything a message's session needs from the running configuration; immutable, shared by
-/// all connections. A reload builds a new one; connections keep the one they started with.
+/// all connections. A reload (or a key switch) builds a new one; each message takes the current
+/// one at MAIL FROM, so connections Postfix keeps open get it too.
 public final class MilterPolicy: Sendable {
     public let configuration: MilterConfiguration
     public let keys: KeyStore

@@ -18,7 +18,9 @@ public enum EndOfHeadersAction: Sendable, Equatable {
 ///
 /// Not thread-safe by itself: libmilter serializes the callbacks of one connection.
 public final class MilterSession {
-    public let policy: MilterPolicy
+    /// The policy of the message under way: taken at each MAIL FROM (`envelopeFrom(macros:policy:)`),
+    /// so a reload or a key switch reaches connections that Postfix keeps open for many messages.
+    public private(set) var policy: MilterPolicy
     private var clientHost: String?
     private var clientAddress: String?
     /// Macros that stay for the whole connection.
@@ -93,8 +95,9 @@ public final class MilterSession {
     }
 
     /// xxfi_envfrom: a new message; macros such as `{auth_authen}`, `{daemon_name}`, `i`.
-    public func envelopeFrom(macros: [String: String]) -> MilterReply {
+    public func envelopeFrom(macros: [String: String], policy newPolicy: MilterPolicy? = nil) -> MilterReply {
         if case .idle = state {} else { _ = abort() }
+        if let newPolicy { policy = newPolicy }
         for name in Self.connectionMacroNames { if let v = macros[name] { connectionMacros[name] = v } }
         state = .collectingHeaders(MessageContext(macros: connectionMacros.merging(macros) { $1 },
                                                   started: policy.clock()), HeaderSection())
