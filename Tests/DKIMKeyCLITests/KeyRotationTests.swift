@@ -159,3 +159,32 @@ final class ZoneDouble: RecordPublisher, @unchecked Sendable {
         }
     }
 }
+
+/// `dkimkey rotate` and `--status` as a timer runs them: the exit code says whether action is needed.
+@Suite struct RotateCommandTests {
+    @Test func statusExitsOneWhileARecordWaitsToBePastedAndZeroOnceItIsServed() throws {
+        try CLI.withTemporaryDirectory { dir in
+            let dns = try FakeDNSServer([:])
+            defer { dns.stop() }
+            let now = String(KeyRotationTests.start)
+            let made = try CLI.run(["rotate", "--domain", "example.com", "--keys-dir", dir, "--nameserver", dns.address,
+                                    "--now", now])
+            #expect(made.status == 1, "\(made.stdoutText)")
+            #expect(made.stdoutText.contains("TODO s202609 (pending): made an RSA 2048 key"), "\(made.stdoutText)")
+            var status = try CLI.run(["rotate", "--status", "--keys-dir", dir, "--nameserver", dns.address, "--now", now])
+            #expect(status.status == 1, "\(status.stdoutText)")
+            #expect(status.stdoutText.contains("example.com:"), "\(status.stdoutText)")
+            // The admin pastes the record; the next run activates the key and the status is quiet.
+            let record = try String(contentsOfFile: dir + "/example.com/s202609.txt", encoding: .utf8)
+            let strings = record.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            dns.set("s202609._domainkey.example.com", .txt([strings]))
+            let activated = try CLI.run(["rotate", "--domain", "example.com", "--keys-dir", dir, "--nameserver",
+                                         dns.address, "--now", now])
+            #expect(activated.status == 0, "\(activated.stdoutText)")
+            status = try CLI.run(["rotate", "--status", "--json", "--keys-dir", dir, "--nameserver", dns.address,
+                                  "--now", now])
+            #expect(status.status == 0, "\(status.stdoutText)")
+            #expect(status.stdoutText.contains("\"state\":\"active\""), "\(status.stdoutText)")
+        }
+    }
+}
