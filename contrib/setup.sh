@@ -9,6 +9,7 @@ packages=(
   python3-dkim        # dkimpy: interoperability tests
   python3-dnspython   # DNS for dkimpy in the tests
   python3-authres     # an RFC 8601 parser, reading the Authentication-Results we write (security tests)
+  python3-spf         # pyspf: the oracle for SPF check_host() results (dkimkey doctor tests)
   curl                # HTTP queries to Prometheus and the metrics endpoint in the tests
   prometheus          # a real Prometheus server scraping the milter's /metrics (observability tests)
   libmail-dkim-perl   # Perl Mail::DKIM: interoperability tests
