@@ -22,15 +22,7 @@ extension DNSClient: TTLTXTResolver, AsyncTXTResolver {
     /// RFC 6376 §6.1.2: NXDOMAIN and NODATA mean no key (NODATA as no records, which the
     /// verifier reports as "no TXT record"); every failure is temporary.
     static func txtResult(_ result: DNSLookupResult, name: String) -> (result: TXTLookupResult, ttl: UInt32?) {
-        switch result {
-        case .answer(let answer):
-            let texts = answer.records.compactMap { record -> String? in
-                if case .txt(let text) = record { text } else { nil }
-            }
-            return (.records(texts), answer.ttl)
-        case .noData: return (.records([]), nil)
-        case .nameNotFound: return (.nameNotFound, nil)
-        case .temporaryFailure(let failure): return (.temporaryFailure(reason: "\(failure) (\(name))"), nil)
-        }
+        if case .answer(let answer) = result { return (TXTLookupResult(result, name: name), answer.ttl) }
+        return (TXTLookupResult(result, name: name), nil)
     }
 }

@@ -1,3 +1,4 @@
+import DKIM
 import Dispatch
 import Foundation
 import Glibc

@@ -1,3 +1,4 @@
+import DKIM
 /// One question to send, and the test an answer must pass to be taken for it.
 struct DNSQuery: Sendable {
     let name: DNSName

@@ -1,3 +1,4 @@
+import DKIM
 /// Reads DNS response messages (RFC 1035 §4.1): the header and question, which tell whether a
 /// message answers a query, and the records of the answer section, following CNAME chains.
 public enum DNSResponse {
@@ -117,6 +118,7 @@ public enum DNSResponse {
         case .a: data = end - start == 4 ? reader.bytes(4).map { .a(Array($0)) } : nil
         case .aaaa: data = end - start == 16 ? reader.bytes(16).map { .aaaa(Array($0)) } : nil
         case .cname: data = reader.name().map { .cname($0.description) }
+        case .ptr: data = reader.name().map { .ptr($0.description) }
         case .mx:
             guard let preference = reader.u16(), let exchange = reader.name() else { return nil }
             data = .mx(preference: preference, exchange: exchange.description)

@@ -1,3 +1,4 @@
+import DKIM
 import Glibc
 
 /// One query from its first send to its result: UDP tries rotating through the servers, each

@@ -1,3 +1,4 @@
+import DKIM
 import DKIMDNS
 import Testing
 

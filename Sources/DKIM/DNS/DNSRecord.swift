@@ -11,6 +11,8 @@ public enum DNSRecord: Sendable, Hashable, CustomStringConvertible {
     case txt(String)
     /// An alias and the canonical name it points to (RFC 1035 §3.3.1).
     case cname(String)
+    /// The name an address maps back to, at `….in-addr.arpa` or `….ip6.arpa` (RFC 1035 §3.3.12).
+    case ptr(String)
 
     /// The record type this data belongs to.
     public var type: DNSRecordType {
@@ -20,6 +22,7 @@ public enum DNSRecord: Sendable, Hashable, CustomStringConvertible {
         case .mx: .mx
         case .txt: .txt
         case .cname: .cname
+        case .ptr: .ptr
         }
     }
 
@@ -31,6 +34,7 @@ public enum DNSRecord: Sendable, Hashable, CustomStringConvertible {
         case .mx(let preference, let exchange): "\(preference) \(exchange)"
         case .txt(let text): text
         case .cname(let target): target
+        case .ptr(let name): name
         }
     }
 

@@ -1,5 +1,5 @@
 /// Why a query got no usable answer. Every case is temporary: asking again later may succeed
-/// (RFC 6376 §6.1.2 TEMPFAIL; RFC 7208 §2.6.6 temperror; RFC 7489 §6.6.3).
+/// (RFC 6376 §6.1.2 TEMPFAIL; RFC 7208 §2.6.6 temperror; RFC 9989 temperror).
 public enum DNSFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// No acceptable answer before the query's deadline or after the last try.
     case timedOut
@@ -23,6 +23,9 @@ public enum DNSFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidName
     /// The client was released while the query was outstanding.
     case shutDown
+    /// The query was not sent: the check that asked already made its most queries (a bound on
+    /// what hostile or broken DNS can cost; `dkimkey doctor` states its bounds in the README).
+    case queryLimitReached(limit: Int)
 
     public var description: String {
         switch self {
@@ -37,6 +40,7 @@ public enum DNSFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .tooManyOutstanding(let limit): "too many DNS queries outstanding (at most \(limit))"
         case .invalidName: "the name is not a valid DNS name"
         case .shutDown: "the DNS client was shut down"
+        case .queryLimitReached(let limit): "the check reached its limit of \(limit) DNS queries"
         }
     }
 }
