@@ -55,10 +55,13 @@ let package = Package(
         .target(name: "DKIMKeyCheck", dependencies: ["DKIM"]),
         // A libmilter program that does nothing: dkim-bench postfix's floor (libmilter's and Postfix's own cost).
         .executableTarget(name: "null-milter", linkerSettings: [.linkedLibrary("milter"), .linkedLibrary("pthread")]),
+        // Sans-I/O like the core: SPF check_host(), DMARC records, tree walk and alignment, received
+        // Authentication-Results, and the findings of dkimkey doctor; DNS comes in as a DNSResolver.
+        .target(name: "DKIMPolicy", dependencies: ["DKIM"]),
         // What the dkimkey commands do, as a library so it can be tested.
-        .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMKeyCheck", "DKIMOpenSSL", "DKIMDNS"]),
+        .target(name: "DKIMKeyTool", dependencies: ["DKIM", "DKIMKeyCheck", "DKIMOpenSSL", "DKIMDNS", "DKIMPolicy"]),
         .executableTarget(name: "dkimkey", dependencies: [
-            "DKIMKeyTool", "DKIM", "DKIMOpenSSL", "DKIMDNS",
+            "DKIMKeyTool", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMPolicy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // libFuzzer harness (contrib/fuzz.sh): one executable, the target named by its first
@@ -73,8 +76,10 @@ let package = Package(
         // DNS UPDATE with TSIG (the publishing of dkimkey rotate) against a real BIND 9; HMAC from OpenSSL.
         .testTarget(name: "DKIMDNSUpdateTests", dependencies: ["DKIMDNS", "DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport", "dkim-fuzz"]),
+        .testTarget(name: "DKIMPolicyTests", dependencies: ["DKIMPolicy", "DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyCheck", "DKIMKeyTool", "DKIMOpenSSL",
-                                                           "DKIMTestSupport"]),
+                                                           "DKIMTestSupport", "DKIMPolicy", "DKIMDNS"],
+                    exclude: ["Scripts"]),
         .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM", "DKIMKeyCheck",
                                                             .product(name: "MetricsTestKit", package: "swift-metrics"), "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
