@@ -46,8 +46,12 @@ public struct DNSZone: DNSResolver, Sendable {
                 directives.append(Directive(name: String(first.dropFirst()), arguments: Array(words.dropFirst())))
                 continue
             }
-            guard words.count >= 3 else { throw ZoneError(line: n + 1, "a record needs NAME TYPE DATA: \(line)") }
-            try add(first, type: words[1], data: Array(words.dropFirst(2)), line: n + 1)
+            // Zone-file extras: a TTL, the class IN, and parentheses around the data.
+            var rest = words.dropFirst().filter { $0 != "(" && $0 != ")" }
+            if let ttl = rest.first, ttl.allSatisfy(\.isNumber) { rest.removeFirst() }
+            if rest.first?.uppercased() == "IN" { rest.removeFirst() }
+            guard rest.count >= 2 else { throw ZoneError(line: n + 1, "a record needs NAME TYPE DATA: \(line)") }
+            try add(first, type: rest[0], data: Array(rest.dropFirst()), line: n + 1)
         }
         summary = summaryLines.joined(separator: " ")
     }
@@ -73,15 +77,25 @@ public struct DNSZone: DNSResolver, Sendable {
         init(line: Int, _ message: String) { description = "line \(line): \(message)" }
     }
 
-    /// Words, with "quoted strings" kept whole (without their quotes).
+    /// Words, with "quoted strings" kept whole (without their quotes; \" and \\ inside).
     static func words(_ line: String) -> [String] {
         var out: [String] = []
         var current = ""
         var quoted = false
+        var escaped = false
         var inWord = false
         for c in line {
             if quoted {
-                if c == "\"" { quoted = false; out.append(current); current = ""; inWord = false } else { current.append(c) }
+                if escaped {
+                    current.append(c)
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    quoted = false; out.append(current); current = ""; inWord = false
+                } else {
+                    current.append(c)
+                }
             } else if c == "\"" {
                 if inWord { out.append(current); current = "" }
                 quoted = true
