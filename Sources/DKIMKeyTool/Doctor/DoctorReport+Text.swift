@@ -31,7 +31,7 @@ extension DoctorReport {
         for r in receivers {
             let name = r.receiver.padding(9)
             lines.append("  \(name) SPF \(cell(r.spf)) DKIM \(cell(r.dkim)) DMARC \(cell(r.dmarc)) aligned: "
-                + r.aligned.padding(12) + (r.meetsRules ? "meets the rules" : "does not meet the rules yet"))
+                + r.aligned.padding(14) + (r.meetsRules ? "meets the rules" : "does not meet the rules yet"))
             lines.append("  \("".padding(9)) \(e(r.note))")
         }
         if let next = receivers.first?.nextStep {

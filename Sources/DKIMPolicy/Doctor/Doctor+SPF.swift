@@ -69,7 +69,13 @@ extension Doctor {
             out.findings += relay.findings
             return out
         }
-        add("record", .ok, "\(domain): \"\(record)\"")
+        if record.utf8.count > 450 {
+            add("record", .warn, "\(domain): a record of \(record.utf8.count) bytes: \"\(record.prefix(200))…\". RFC 7208 §3.4 "
+                + "asks records to fit a 512-byte DNS answer; larger ones need TCP, which some receivers do not try. "
+                + "Fix: move terms into include: records of your own (e.g. _spf.\(domain))")
+        } else {
+            add("record", .ok, "\(domain): \"\(record)\"")
+        }
 
         // The whole tree, counted without stopping at the limits (they are judged below).
         var counting = SPFEvaluator.Limits()
@@ -141,7 +147,9 @@ extension Doctor {
         }
 
         out.findings += relay.findings
-        out.state = usable && relay.authorized ? .ok : .missing
+        if out.state != .unknown {
+            out.state = usable && relay.authorized ? .ok : relay.unknown ? .unknown : .missing
+        }
         out.mayAlign = usable && relay.authorized
 
         // SPF alignment when a relay is in the path.
@@ -172,6 +180,8 @@ extension Doctor {
         var authorized = true
         /// The record to publish with the relay authorized.
         var proposal: String?
+        /// Whether a DNS failure left the answer unknown.
+        var unknown = false
     }
 
     /// check_host() for each address of each relay; for one that fails, the `include:` of the
@@ -186,6 +196,7 @@ extension Doctor {
             let subject = relay.description
             guard !addresses.isEmpty else {
                 out.authorized = false
+                if problem?.hasPrefix("could not be looked up") == true { out.unknown = true }
                 out.findings.append(DoctorFinding(.spf, "relay", .fail,
                     "the relay \(relay) (from \(relaySource)) " + (problem ?? "has no address")
                     + ", so whether SPF authorizes it is unknown. Fix: check the name", subject: subject))
@@ -204,6 +215,7 @@ extension Doctor {
             }
             out.authorized = false
             if failing.contains(where: { $0.1.result == .temperror }) {
+                out.unknown = true
                 let why = failing.first { $0.1.result == .temperror }!.1.reason
                 out.findings.append(DoctorFinding(.spf, "relay", .fail,
                     "temperror: whether \(domain)'s SPF authorizes the relay \(relay) (\(list)) is unknown: \(why). "

@@ -60,8 +60,8 @@ public struct ReceiverRequirements: Sendable {
         let text = first.message
         if let range = text.firstRange(of: "Fix: ") {
             var fix = String(text[range.upperBound...])
-            if fix.hasSuffix(":") { fix.removeLast() }
-            if let record = first.publish { fix += "; publish: \(record.name) \(record.type) \"\(record.value)\"" }
+            while fix.hasSuffix(":") || fix.hasSuffix(".") { fix.removeLast() }
+            if let record = first.publish { fix += " — \(record.name) \(record.type) \"\(record.value)\"" }
             return fix
         }
         return text

@@ -56,7 +56,8 @@ public struct SPFTrace: Sendable, Equatable {
     public func lines(indent: String = "", escape: (String) -> String) -> [String] {
         var out: [String] = []
         let count = totalLookups
-        let head = "\(escape(domain)): " + (record.map { "\"\(escape($0))\"" } ?? "no record")
+        let shown = record.map { $0.count > 300 ? String($0.prefix(300)) + "…" : $0 }
+        let head = "\(escape(domain)): " + (shown.map { "\"\(escape($0))\"" } ?? "no record")
             + " (\(count) lookup\(count == 1 ? "" : "s"))" + (note.map { " — \(escape($0))" } ?? "")
         out.append(indent + head)
         for t in terms where t.lookups > 0 || t.matched || t.detail != nil || !t.children.isEmpty {
