@@ -40,7 +40,10 @@ struct FailureExplainer {
             if let signature = v.signature { out += bodyCulprits(signature) }
         case .signatureMismatch:
             out.append("what failed: the header hash — the body is intact (bh= matches), but the signature over the header fields does not verify")
-            if let signature = v.signature { out += headerCulprits(signature, index: v.index, keyRecord: v.keyRecord) }
+            if let signature = v.signature {
+                out += copiedFieldChanges(signature)
+                out += headerCulprits(signature, index: v.index, keyRecord: v.keyRecord)
+            }
         case .keyNotFound, .keyUnavailable, .keySyntax, .keyRevoked, .keyUnusable, .keyTypeMismatch,
              .keyHashNotAllowed, .keyServiceNotAllowed, .keyStrictIdentity:
             out.append("what failed: the key — \(error.reason)")
@@ -86,6 +89,52 @@ struct FailureExplainer {
     }
 
     // MARK: Headers
+
+    /// What `z=` (the signed fields as the signer copied them, RFC 6376 §3.5) says changed: each
+    /// signed instance compared with the one h= picks now, under the signature's header
+    /// canonicalization, with the old and the new value.
+    private func copiedFieldChanges(_ signature: DKIMSignature) -> [String] {
+        guard let copies = signature.copiedHeaders else { return [] }
+        let headers = parse().headers
+        var picker = HeaderFieldPicker(headers)
+        let now = picker.pick(signature.signedHeaderNames).map { headers[$0] }
+        let c = signature.canonicalization.header
+        func canonical(_ f: HeaderField, _ c: Canonicalization) -> [UInt8] {
+            var out: [UInt8] = []
+            c.canonicalizeHeader(f.bytes, into: &out)
+            return out
+        }
+        func shown(_ f: HeaderField) -> String {
+            let value = String(decoding: f.rawValue, as: UTF8.self)
+            return "\"" + (value.count > 200 ? String(value.prefix(200)) + "…" : value) + "\""
+        }
+        var names: [String] = []
+        for n in signature.signedHeaderNames.map({ $0.lowercased() }) where !names.contains(n) { names.append(n) }
+        var lines: [String] = []
+        for name in names {
+            let old = copies.filter { $0.name.lowercased() == name }.map(\.field)
+            let new = now.filter { $0.lowercasedName == name }
+            for k in 0..<max(old.count, new.count) {
+                switch (k < old.count ? old[k] : nil, k < new.count ? new[k] : nil) {
+                case (let o?, let n?) where canonical(o, c) != canonical(n, c):
+                    let whitespace = canonical(o, .relaxed) == canonical(n, .relaxed)
+                        ? " (only spacing, folding or the name's case: relaxed header canonicalization would survive it)" : ""
+                    lines.append("changed after signing: \(n.name): was \(shown(o)), now \(shown(n))\(whitespace)")
+                case (let o?, nil):
+                    lines.append("removed after signing: \(o.name): was \(shown(o))")
+                case (nil, let n?):
+                    lines.append("added after signing: \(n.name): \(shown(n))")
+                default:
+                    break
+                }
+            }
+        }
+        guard !lines.isEmpty else {
+            return ["z= (the signed header fields as the signer copied them) shows none changed under \(c.rawValue) canonicalization: the header "
+                + "hash fails for another reason (the DKIM-Signature field itself was changed, or another key signed)"]
+        }
+        return ["z= (the signed header fields as the signer copied them) shows what a relay changed:"] + lines
+    }
 
     private func headerCulprits(_ signature: DKIMSignature, index: Int, keyRecord: KeyRecord?) -> [String] {
         let headers = parse().headers

@@ -60,6 +60,10 @@ extension ConfigurationOption {
         ConfigurationOption("OversignHeaders", "fields signed once more than present (default From, Subject, Date, …)") {
             c, v in c.oversignHeaders = try v.list().map { $0.lowercased() }
         },
+        ConfigurationOption("Diagnostics", "copy the signed fields into z= of new signatures, so that dkimkey verify "
+                            + "--explain names a field changed on the way (default no)") { c, v in
+            c.diagnostics = try v.bool()
+        },
         ConfigurationOption("SignatureAlgorithm", "sign only with rsa-sha256 or only with ed25519-sha256 keys") { c, v in
             guard let a = SignatureAlgorithm(rawValue: v.text.lowercased()) else {
                 throw ConfigurationError(
@@ -205,7 +209,6 @@ extension ConfigurationOption {
         ConfigurationOption(ignored: "RemoveOldSignatures", why: "existing signatures are kept"),
         ConfigurationOption(ignored: "SendReports", why: "failure reports are not sent"),
         ConfigurationOption(ignored: "ReportAddress", why: "failure reports are not sent"),
-        ConfigurationOption(ignored: "Diagnostics", why: "z= copies of signed fields are not added"),
         ConfigurationOption(ignored: "Statistics", why: "statistics are not written to a file"),
         ConfigurationOption(ignored: "BaseDirectory", why: "use absolute paths (relative ones are read from the file's directory)"),
         ConfigurationOption(ignored: "QueryCache",

@@ -45,6 +45,8 @@ public struct MilterConfiguration: Sendable {
     public var signHeaders: [String]?
     /// Fields listed once more than present; nil = the `dkimkey` default set.
     public var oversignHeaders: [String]?
+    /// Copy the signed fields into `z=` (RFC 6376 §3.5; OpenDKIM's Diagnostics). Off by default.
+    public var diagnostics = false
     /// Restricts signing to one algorithm; nil = every key of the domain.
     public var signatureAlgorithm: SignatureAlgorithm?
     public var minimumKeyBits = 1024

@@ -334,7 +334,7 @@ public final class MilterSession {
         for k in keys {
             let configuration = SignerConfiguration(
                 domain: k.domain, selector: k.selector, canonicalization: config.canonicalization,
-                signedHeaderNames: names, timestamp: policy.now())
+                signedHeaderNames: names, timestamp: policy.now(), copiesHeaderFields: config.diagnostics)
             do {
                 var session = try SigningSession(configuration: configuration, key: k.key, crypto: policy.crypto)
                 for f in headers { session.append(f) }

@@ -47,6 +47,12 @@ struct Sign: ParsableCommand {
     @Option(help: "i=, the agent or user identifier (must be in the signing domain).")
     var identity: String?
 
+    @Flag(help: """
+        Copy the signed header fields into z= (RFC 6376 §3.5), so that dkimkey verify --explain can name \
+        the field a relay changed and show its old and new value. Makes the signature larger.
+        """)
+    var copyHeaders = false
+
     @Argument(help: "The message file (a regular file), or - to read standard input.")
     var file: String
 
@@ -76,7 +82,8 @@ struct Sign: ParsableCommand {
             domain: domain, selector: selector, algorithm: algorithm,
             canonicalization: CanonicalizationPair(tagValue: canonicalization.lowercased())!,
             signedHeaderNames: headers.map { $0.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) } },
-            includesBodyLength: bodyLength, timestamp: time, expiration: expiration, identity: identity)
+            includesBodyLength: bodyLength, timestamp: time, expiration: expiration, identity: identity,
+            copiesHeaderFields: copyHeaders)
         Output.bytes(try MessageSigning.sign(message: message, configuration: configuration, key: privateKey))
     }
 }

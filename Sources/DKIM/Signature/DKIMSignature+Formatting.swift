@@ -25,6 +25,15 @@ extension DKIMSignature {
             let text = (i == 0 ? "h=" : "") + name + (i == signedHeaderNames.count - 1 ? ";" : ":")
             if i == 0 { writer.tag(text) } else { writer.continuation(text) }
         }
+        // z= (RFC 6376 §3.5): folded only between whole characters or =XX escapes, and after "|".
+        if let copies = copiedHeaders, !copies.isEmpty {
+            for (i, copy) in copies.enumerated() {
+                let pieces = copy.encodedPieces
+                writer.tag((i == 0 ? "z=" : "|") + pieces[0])
+                for piece in pieces.dropFirst() { writer.continuation(piece) }
+            }
+            writer.continuation(";")
+        }
         writer.tag("bh=" + Base64.encode(bodyHash) + ";")
         writer.tag("b=")
         if includeSignatureData { writer.breakable(Array(Base64.encode(signatureData).utf8)) }

@@ -101,10 +101,14 @@ extension DKIMSignature {
         let bodyHash = Base64.decode(tags["bh"]!) ?? []
         let signatureData = Base64.decode(bRaw) ?? []
 
+        // z= is well-formed (checked above); its copies are kept for diagnosis only (RFC 6376 §3.5).
+        let copies = tags["z"].flatMap(CopiedHeaderField.parse(tagValue:))
+
         self.init(algorithm: algorithm, domain: d, selector: s, canonicalization: canonicalization,
                   signedHeaderNames: headerNames, bodyHash: bodyHash, signatureData: signatureData,
                   identity: identity, bodyLength: bodyLength.map { Int(clamping: $0) },
-                  timestamp: timestamp.map { Int(clamping: $0) }, expiration: expiration.map { Int(clamping: $0) })
+                  timestamp: timestamp.map { Int(clamping: $0) }, expiration: expiration.map { Int(clamping: $0) },
+                  copiedHeaders: copies)
     }
 
     /// Parses a DKIM-Signature header field.

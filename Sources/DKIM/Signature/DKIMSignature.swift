@@ -22,11 +22,14 @@ public struct DKIMSignature: Sendable, Equatable {
     public var timestamp: Int?
     /// `x=`, seconds since the epoch.
     public var expiration: Int?
+    /// `z=`: the signed header fields as they were (RFC 6376 §3.5), when the signer copied them.
+    public var copiedHeaders: [CopiedHeaderField]?
 
     public init(algorithm: SignatureAlgorithm, domain: String, selector: String,
                 canonicalization: CanonicalizationPair = .relaxedRelaxed, signedHeaderNames: [String],
                 bodyHash: [UInt8] = [], signatureData: [UInt8] = [], identity: String? = nil,
-                bodyLength: Int? = nil, timestamp: Int? = nil, expiration: Int? = nil) {
+                bodyLength: Int? = nil, timestamp: Int? = nil, expiration: Int? = nil,
+                copiedHeaders: [CopiedHeaderField]? = nil) {
         self.algorithm = algorithm
         self.domain = domain
         self.selector = selector
@@ -38,6 +41,7 @@ public struct DKIMSignature: Sendable, Equatable {
         self.bodyLength = bodyLength
         self.timestamp = timestamp
         self.expiration = expiration
+        self.copiedHeaders = copiedHeaders
     }
 
     /// The domain part of the AUID: `i=`'s domain, or `d=` when `i=` is absent (RFC 6376 §3.5).

@@ -20,10 +20,15 @@ public struct SignerConfiguration: Sendable {
     public var expiration: Int?
     /// `i=`
     public var identity: String?
+    /// Whether to copy the signed header fields into `z=` (RFC 6376 §3.5), so that a verifier can
+    /// tell which one changed on the way (OpenDKIM's Diagnostics). Off by default: it makes the
+    /// signature larger and shows the fields' values to every later hop.
+    public var copiesHeaderFields: Bool
 
     public init(domain: String, selector: String, algorithm: SignatureAlgorithm? = nil,
                 canonicalization: CanonicalizationPair = .relaxedRelaxed, signedHeaderNames: [String]? = nil,
-                includesBodyLength: Bool = false, timestamp: Int? = nil, expiration: Int? = nil, identity: String? = nil) {
+                includesBodyLength: Bool = false, timestamp: Int? = nil, expiration: Int? = nil, identity: String? = nil,
+                copiesHeaderFields: Bool = false) {
         self.domain = domain
         self.selector = selector
         self.algorithm = algorithm
@@ -33,6 +38,7 @@ public struct SignerConfiguration: Sendable {
         self.timestamp = timestamp
         self.expiration = expiration
         self.identity = identity
+        self.copiesHeaderFields = copiesHeaderFields
     }
 
     /// The fields RFC 6376 §5.4.1 recommends signing, plus the fields that define how the

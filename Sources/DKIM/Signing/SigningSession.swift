@@ -10,6 +10,7 @@ public struct SigningSession {
     private var fromCount = 0
     private var headerDigest: (any IncrementalDigest)?
     private var signedNames: [String] = []
+    private var copies: [CopiedHeaderField]?
     private var bodyHasher: BodyHasher
 
     /// - Throws: `.invalidArgument` when the key cannot make the requested algorithm, or is an
@@ -79,6 +80,11 @@ public struct SigningSession {
         var digest = crypto.makeSHA256()
         digest.update(HeaderHashInput.signedFields(headers, names: signedNames,
                                                    canonicalization: configuration.canonicalization.header))
+        if configuration.copiesHeaderFields {
+            // The fields h= picks, in h= order (RFC 6376 §3.5 z=, §5.4.2).
+            var picker = HeaderFieldPicker(headers)
+            copies = picker.pick(signedNames).compactMap { CopiedHeaderField(headers[$0]) }
+        }
         headerDigest = digest
         headers = []
     }
@@ -108,7 +114,7 @@ public struct SigningSession {
             canonicalization: configuration.canonicalization, signedHeaderNames: signedNames, bodyHash: bodyHash,
             identity: configuration.identity,
             bodyLength: configuration.includesBodyLength ? bodyHasher.canonicalLength : nil,
-            timestamp: configuration.timestamp, expiration: configuration.expiration)
+            timestamp: configuration.timestamp, expiration: configuration.expiration, copiedHeaders: copies)
         let unsigned = signature.headerField(includeSignatureData: false)
         var digest = headerDigest!
         var canonical: [UInt8] = []
