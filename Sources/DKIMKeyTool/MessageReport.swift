@@ -36,6 +36,8 @@ public struct MessageReport: Sendable {
 
     public var file: String
     public var signatures: [Signature]
+    /// With --explain: what the receivers' Authentication-Results fields say.
+    public var receivers: [ReceiverReport]?
     public var fromDomain: String?
     /// Whether a passing signature is aligned with the From domain (DMARC relaxed alignment).
     public var aligned: Bool
@@ -64,7 +66,13 @@ public struct MessageReport: Sendable {
             }
             signatures.append(s)
         }
-        return MessageReport(file: file, signatures: signatures, fromDomain: fromDomain,
+        var receivers: [ReceiverReport]?
+        if explain {
+            var headers: [HeaderField] = []
+            try? MessageParser.parseWhole(message) { if case .header(let f) = $0 { headers.append(f) } }
+            receivers = ReceiverReport.reports(headers: headers, fromDomain: fromDomain, resolver: verifier.resolver)
+        }
+        return MessageReport(file: file, signatures: signatures, receivers: receivers, fromDomain: fromDomain,
                              aligned: signatures.contains { $0.aligned })
     }
 
@@ -75,18 +83,21 @@ public struct MessageReport: Sendable {
             var signatures: [Signature]
             var from_domain: String?
             var aligned: Bool
+            var receivers: [ReceiverReport]?
             func encode(to encoder: any Encoder) throws {
-                enum K: String, CodingKey { case file, signatures, from_domain, aligned }
+                enum K: String, CodingKey { case file, signatures, from_domain, aligned, receivers }
                 var c = encoder.container(keyedBy: K.self)
                 try c.encode(file, forKey: .file)
                 try c.encode(signatures, forKey: .signatures)
                 try c.encode(from_domain, forKey: .from_domain)  // null when unknown
                 try c.encode(aligned, forKey: .aligned)
+                if let receivers { try c.encode(receivers, forKey: .receivers) }
             }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(Line(file: file, signatures: signatures, from_domain: fromDomain, aligned: aligned))) ?? Data()
+        let data = (try? encoder.encode(Line(file: file, signatures: signatures, from_domain: fromDomain, aligned: aligned,
+                                                         receivers: receivers))) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -103,6 +114,17 @@ public struct MessageReport: Sendable {
             line += s.result == "pass" ? (s.aligned ? ", aligned with From" : ", not aligned with From") : " — \(e(s.reason))"
             lines.append(line)
             for x in s.explanation ?? [] { lines.append("      \(e(x))") }
+        }
+        if let receivers {
+            if receivers.isEmpty {
+                lines.append("  no Authentication-Results field: save the message as the receiver shows it "
+                    + "(Gmail: Show original) to see what it decided")
+            }
+            for (n, r) in receivers.enumerated() {
+                let which = n == 0 ? ", the topmost: the last receiver's" : ""
+                lines.append("  receiver's view (\(r.field) by \(e(r.authservID))\(which)):")
+                for x in r.explanation { lines.append("      \(e(x))") }
+            }
         }
         return lines.joined(separator: "\n")
     }

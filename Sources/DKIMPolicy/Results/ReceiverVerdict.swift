@@ -66,7 +66,7 @@ public struct ReceiverVerdict: Sendable {
     }
 
     /// The domain of a `header.from` / `smtp.mailfrom` / `header.i` value: after the last "@".
-    static func domain(_ value: String) -> String {
+    public static func domain(_ value: String) -> String {
         var d = Substring(value)
         if let at = d.lastIndex(of: "@") { d = d[d.index(after: at)...] }
         while d.hasSuffix(".") || d.hasSuffix(">") { d = d.dropLast() }
