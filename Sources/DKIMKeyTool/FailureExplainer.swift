@@ -118,7 +118,9 @@ struct FailureExplainer {
                 switch (k < old.count ? old[k] : nil, k < new.count ? new[k] : nil) {
                 case (let o?, let n?) where canonical(o, c) != canonical(n, c):
                     let whitespace = canonical(o, .relaxed) == canonical(n, .relaxed)
-                        ? " (only spacing, folding or the name's case: relaxed header canonicalization would survive it)" : ""
+                        ? " (only spacing, folding or the name's case: relaxed header canonicalization would "
+                            + "survive it)"
+                        : ""
                     lines.append("changed after signing: \(n.name): was \(shown(o)), now \(shown(n))\(whitespace)")
                 case (let o?, nil):
                     lines.append("removed after signing: \(o.name): was \(shown(o))")
@@ -130,8 +132,9 @@ struct FailureExplainer {
             }
         }
         guard !lines.isEmpty else {
-            return ["z= (the signed header fields as the signer copied them) shows none changed under \(c.rawValue) canonicalization: the header "
-                + "hash fails for another reason (the DKIM-Signature field itself was changed, or another key signed)"]
+            return ["z= (the signed header fields as the signer copied them) shows none changed under "
+                + "\(c.rawValue) canonicalization: the header hash fails for another reason (the DKIM-Signature "
+                + "field itself was changed, or another key signed)"]
         }
         return ["z= (the signed header fields as the signer copied them) shows what a relay changed:"] + lines
     }

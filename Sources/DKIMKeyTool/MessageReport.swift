@@ -96,8 +96,9 @@ public struct MessageReport: Sendable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(Line(file: file, signatures: signatures, from_domain: fromDomain, aligned: aligned,
-                                                         receivers: receivers))) ?? Data()
+        let line = Line(file: file, signatures: signatures, from_domain: fromDomain, aligned: aligned,
+                        receivers: receivers)
+        let data = (try? encoder.encode(line)) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -60,16 +60,18 @@ public struct DoctorScenario: Sendable, CustomStringConvertible {
             let a = d.arguments
             switch d.name {
             case "doctor": scenario.arguments = a
-            case "expect" where a.count == 3: scenario.expectations.append(Expectation(status: a[0], check: a[1], text: a[2]))
+            case "expect" where a.count == 3:
+                scenario.expectations.append(Expectation(status: a[0], check: a[1], text: a[2]))
             case "exit": scenario.exitCode = Int32(a.first ?? "0") ?? 0
             case "spf" where a.count == 3: scenario.spfChecks.append(SPFCheck(ip: a[0], domain: a[1], result: a[2]))
             case "key-age" where a.count == 3: scenario.keyAges.append((a[0], a[1], Int(a[2]) ?? 0))
             case "postfix-relayhost": scenario.postfixRelayhost = a.first
             case "publish-key" where a.count >= 2:
-                try zone.add("\(a[1])._domainkey.\(a[0])", type: "TXT",
-                             data: [try publishedValue(domain: a[0], selector: a[1], quoted: a.count > 2 && a[2] == "quoted")])
+                let value = try publishedValue(domain: a[0], selector: a[1], quoted: a.count > 2 && a[2] == "quoted")
+                try zone.add("\(a[1])._domainkey.\(a[0])", type: "TXT", data: [value])
             default:
-                throw DNSZone.ZoneError(line: 0, "\(name).zone: $\(d.name) \(a.joined(separator: " ")) is not understood")
+                let line = a.joined(separator: " ")
+                throw DNSZone.ZoneError(line: 0, "\(name).zone: $\(d.name) \(line) is not understood")
             }
         }
         scenario.zone = zone

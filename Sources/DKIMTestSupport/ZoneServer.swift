@@ -29,7 +29,8 @@ public final class ZoneServer: @unchecked Sendable {
                              "--bind-interfaces", "--port=\(port)", "--pid-file=", "--conf-file=/dev/null",
                              "--cache-size=0"] + records
             let log = directory + "/dnsmasq-\(attempt).log"
-            let server = ZoneServer(process: try SpawnedProcess("/usr/sbin/dnsmasq", arguments, output: log), port: port)
+            let process = try SpawnedProcess("/usr/sbin/dnsmasq", arguments, output: log)
+            let server = ZoneServer(process: process, port: port)
             let deadline = Date().addingTimeInterval(10)
             while server.process.isRunning && Date() < deadline {
                 if canConnect(port) { return server }

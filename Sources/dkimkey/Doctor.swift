@@ -51,7 +51,9 @@ struct Doctor: ParsableCommand {
 
     func validate() throws {
         guard (1...300).contains(timeout) else { throw ValidationError("--timeout must be from 1 to 300 seconds") }
-        guard (1...3600).contains(timeLimit) else { throw ValidationError("--time-limit must be from 1 to 3600 seconds") }
+        guard (1...3600).contains(timeLimit) else {
+            throw ValidationError("--time-limit must be from 1 to 3600 seconds")
+        }
         guard relay == nil || postfixConfig == nil else {
             throw ValidationError("give either --relay or --postfix-config, not both")
         }

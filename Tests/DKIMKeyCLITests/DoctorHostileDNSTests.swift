@@ -46,7 +46,8 @@ struct DoctorHostileDNSTests {
         #expect(out.contains("FAIL record: temperror: the DMARC policy of hostile.test is unknown"), "\(out)")
         #expect(out.contains("temperror: the DNS lookup of TXT slow.hostile.test failed (the DNS server did not "
             + "answer in time)"), "\(out)")
-        #expect(out.contains("FAIL relay: the relay relay.hostile.test (from --relay) could not be looked up"), "\(out)")
+        #expect(out.contains("FAIL relay: the relay relay.hostile.test (from --relay) could not be looked up"),
+                "\(out)")
         #expect(out.contains("SPF ?"), "the receivers' table says SPF is unknown: \(out)")
         #expect(seconds < 20, "took \(seconds) s")
         #expect(dns.totalQueries <= DKIMPolicy.Doctor.Budgets.total, "\(dns.totalQueries) queries")
@@ -77,8 +78,9 @@ struct DoctorHostileDNSTests {
     }
 
     @Test(arguments: [["doctor"], ["doctor", "bad_domain"], ["doctor", "example.test", "--timeout", "0"],
-                      ["doctor", "example.test", "--relay", "a b"], ["doctor", "example.test", "--relay", "x",
-                       "--postfix-config", "/etc/postfix"], ["doctor", "example.test", "--postfix-config", "/nonexistent"],
+                      ["doctor", "example.test", "--relay", "a b"],
+                      ["doctor", "example.test", "--relay", "x", "--postfix-config", "/etc/postfix"],
+                      ["doctor", "example.test", "--postfix-config", "/nonexistent"],
                       ["doctor", "example.test", "--selector", "bad selector"]])
     func usageErrorsExitTwo(_ arguments: [String]) throws {
         let r = try CLI.run(arguments + ["--nameserver", "127.0.0.1:9"])

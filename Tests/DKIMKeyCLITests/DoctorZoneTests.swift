@@ -29,7 +29,8 @@ struct DoctorZoneTests {
                 "\(scenario.name): exit \(r.status), expected \(scenario.exitCode)\n\(r.stdoutText)")
         let blocks = DoctorOutput(r.stdoutText)
         for e in scenario.expectations {
-            #expect(blocks.contains(e), "\(scenario.name): no \(e.status) \(e.check) with \"\(e.text)\" in:\n\(r.stdoutText)")
+            #expect(blocks.contains(e),
+                    "\(scenario.name): no \(e.status) \(e.check) with \"\(e.text)\" in:\n\(r.stdoutText)")
         }
     }
 
@@ -49,7 +50,8 @@ struct DoctorZoneTests {
         let evaluator = SPFEvaluator(resolver: CachingDNSResolver(client: client))
         for (check, answer) in zip(checks, oracle) {
             let ours = evaluator.checkHost(IPAddress(check.ip), domain: check.domain)
-            #expect(answer[2] == check.result, "pyspf: \(check.ip) \(check.domain) gives \(answer[2]), the zone says \(check.result)")
+            #expect(answer[2] == check.result,
+                    "pyspf: \(check.ip) \(check.domain) gives \(answer[2]), the zone says \(check.result)")
             #expect(ours.result.rawValue == answer[2],
                     "\(check.ip) \(check.domain): ours \(ours.result) (\(ours.reason)), pyspf \(answer[2])")
         }
@@ -146,10 +148,11 @@ struct DoctorZonesTrait: SuiteTrait, TestScoping {
         defer { Fixtures.removeTemporaryDirectory(directory) }
         let keys = directory + "/keys"
         try FileManager.default.copyItem(atPath: DoctorScenario.keysDirectory, toPath: keys)
-        let server = try ZoneServer.start(try DoctorScenario.allRecords(), authoritative: ["test", "in-addr.arpa", "ip6.arpa"],
-                                          directory: directory)
+        let server = try ZoneServer.start(try DoctorScenario.allRecords(),
+                                          authoritative: ["test", "in-addr.arpa", "ip6.arpa"], directory: directory)
         defer { server.stop() }
-        try await DoctorZones.$current.withValue(DoctorZones(directory: directory, keysDirectory: keys, server: server)) {
+        let zones = DoctorZones(directory: directory, keysDirectory: keys, server: server)
+        try await DoctorZones.$current.withValue(zones) {
             try await function()
         }
     }

@@ -39,10 +39,11 @@ import Testing
 
     /// Diagnostics yes: new signatures carry z= with the signed fields (RFC 6376 §3.5); off by default.
     @Test func diagnosticsCopiesTheSignedFieldsIntoZ() throws {
-        let (plain, _) = F.run(MilterSession(policy: try F.policy()), F.message, client: ("localhost", "127.0.0.1"))
+        let local = ("localhost", "127.0.0.1")
+        let (plain, _) = F.run(MilterSession(policy: try F.policy()), F.message, client: local)
         #expect(insertedSignatures(plain).count == 1 && insertedSignatures(plain).allSatisfy { !$0.contains("z=") })
         let policy = try F.policy { $0.diagnostics = true }
-        let (actions, signed) = F.run(MilterSession(policy: policy), F.message, client: ("localhost", "127.0.0.1"))
+        let (actions, signed) = F.run(MilterSession(policy: policy), F.message, client: local)
         let signature = try #require(insertedSignatures(actions).first)
         #expect(signature.contains("z=From:"), "\(signature)")
         #expect(try F.verify(signed).map(\.result) == [.pass])

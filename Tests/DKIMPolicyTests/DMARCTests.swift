@@ -24,7 +24,8 @@ struct DMARCTests {
     }
 
     @Test(arguments: [("v=DMARC1; p=block", "not none, quarantine or reject"), ("v=DMARC1", "p= is missing"),
-                      ("v=DMARC1; p=none; p=reject", "appears twice"), ("v=DMARC1; p=none; rua=agg@example.com", "not a URI"),
+                      ("v=DMARC1; p=none; p=reject", "appears twice"),
+                      ("v=DMARC1; p=none; rua=agg@example.com", "not a URI"),
                       ("v=DMARC1; p=none; adkim=x", "not r (relaxed) or s")])
     func problemsAreNamed(_ text: String, _ words: String) throws {
         let r = try #require(DMARCRecord(parsing: text))
@@ -72,7 +73,8 @@ struct DMARCTests {
         let z = try DNSZone(parsing: Self.zone)
         let walk = DMARCTreeWalk(from: "x.b.example.test", resolver: z)
         #expect(walk.organizationalDomain == "example.test")
-        #expect(walk.policyStep?.domain == "example.test", "the intermediate record at b.example.test is not the policy")
+        #expect(walk.policyStep?.domain == "example.test",
+                "the intermediate record at b.example.test is not the policy")
         #expect(DMARCTreeWalk(from: "b.example.test", resolver: z).appliedPolicy()! == (.none, "p"))
     }
 
@@ -114,8 +116,10 @@ struct DMARCTests {
     @Test func alignmentIsRelaxedByOrganizationAndStrictByName() throws {
         let z = try DNSZone(parsing: Self.zone)
         let org = { (d: String) in DMARCTreeWalk(from: d, resolver: z).organizationalDomain }
-        #expect(DMARCAlignment.isAligned("example.test", with: "news.example.test", mode: .relaxed, organizationalDomain: org))
-        #expect(!DMARCAlignment.isAligned("example.test", with: "news.example.test", mode: .strict, organizationalDomain: org))
+        #expect(DMARCAlignment.isAligned("example.test", with: "news.example.test", mode: .relaxed,
+                                         organizationalDomain: org))
+        #expect(!DMARCAlignment.isAligned("example.test", with: "news.example.test", mode: .strict,
+                                          organizationalDomain: org))
         #expect(!DMARCAlignment.isAligned("psd.test", with: "shop.psd.test", mode: .relaxed, organizationalDomain: org))
         #expect(!DMARCAlignment.isAligned("isp.test", with: "example.test", mode: .relaxed, organizationalDomain: org))
     }
@@ -126,7 +130,8 @@ struct ReceivedAuthenticationResultsTests {
     static let gmail = """
          mx.google.com;\r\n       dkim=pass header.i=@isp.test header.s=relay header.b=AbCdEf12;\r\n\
                spf=pass (google.com: domain of bounce@isp.test designates 192.0.2.25 as permitted sender) \
-        smtp.mailfrom=bounce@isp.test;\r\n       dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=QUARANTINE) header.from=home.test
+        smtp.mailfrom=bounce@isp.test;\r\n       dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=QUARANTINE) \
+        header.from=home.test
         """
 
     @Test func gmailsFieldIsRead() throws {
@@ -158,8 +163,10 @@ struct ReceivedAuthenticationResultsTests {
         let v = ReceiverVerdict(ar, messageFromDomain: "home.test", organizationalDomain: { $0 })
         #expect(v.dmarc == "fail")
         let text = v.lines.joined(separator: "\n")
-        #expect(text.contains("dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=QUARANTINE) for From domain home.test"), "\(text)")
-        #expect(text.contains("DKIM: pass for d=isp.test s=relay, not aligned: isp.test belongs to another organization"),
+        #expect(text.contains("dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=QUARANTINE) for From domain home.test"),
+                "\(text)")
+        #expect(text.contains("DKIM: pass for d=isp.test s=relay, not aligned: isp.test belongs to another "
+            + "organization"),
                 "\(text)")
         #expect(text.contains("SPF: pass for the envelope sender bounce@isp.test"), "\(text)")
         #expect(text.contains("to pass: sign with d=home.test"), "\(text)")
@@ -171,7 +178,7 @@ struct ReceivedAuthenticationResultsTests {
         let v = ReceiverVerdict(ar, messageFromDomain: nil,
                                 organizationalDomain: { $0.hasSuffix("example.test") ? "example.test" : $0 })
         let text = v.lines.joined(separator: "\n")
-        #expect(text.contains("DMARC passed because the DKIM signature of d=example.test s=s1 passed and is aligned with "
-            + "news.example.test (same organizational domain, relaxed)"), "\(text)")
+        #expect(text.contains("DMARC passed because the DKIM signature of d=example.test s=s1 passed and is aligned "
+            + "with news.example.test (same organizational domain, relaxed)"), "\(text)")
     }
 }

@@ -26,11 +26,13 @@ struct DoctorTests {
 
     @Test func theSeedAdminsRelayNeedsTheISPsInclude() throws {
         let doctor = Doctor(domain: "home-before.test", keys: [Self.key("mail2026", "home-before.test")],
-                            relays: [RelayHost(host: "smtp.isp.test", port: 587)], resolver: try Self.zone("seed-before"))
+                            relays: [RelayHost(host: "smtp.isp.test", port: 587)],
+                            resolver: try Self.zone("seed-before"))
         let report = doctor.run()
         let relay = try #require(Self.finding(report, .spf, "relay"))
         #expect(relay.status == .fail)
-        #expect(relay.publish == DoctorFinding.Record(name: "home-before.test", value: "v=spf1 a include:isp.test -all"))
+        #expect(relay.publish == DoctorFinding.Record(name: "home-before.test",
+                                                      value: "v=spf1 a include:isp.test -all"))
         #expect(!report.passed)
         #expect(report.receivers.allSatisfy { $0.spf == .missing && $0.dkim == .ok && !$0.meetsRules })
         #expect(report.receivers[0].nextStep.contains("include:isp.test"))
@@ -75,7 +77,8 @@ struct DoctorTests {
             try z.add("_dmarc.shop.brand.test", type: "TXT", data: ["v=DMARC1; p=reject; adkim=s"])
             return z
         }()
-        let report = Doctor(domain: "shop.brand.test", keys: [Self.key("brand2026", "brand.test")], resolver: zone).run()
+        let report = Doctor(domain: "shop.brand.test", keys: [Self.key("brand2026", "brand.test")],
+                            resolver: zone).run()
         #expect(Self.finding(report, .dkim, "alignment")?.status == .fail)
     }
 
@@ -93,10 +96,11 @@ struct DoctorTests {
             func lookup(_ name: String, type: DNSRecordType) -> DNSLookupResult {
                 switch type {
                 case .txt where !name.hasPrefix("_dmarc"):
-                    return .answer(DNSAnswer(records: [.txt("v=spf1 include:a.\(name) include:b.\(name) mx -all")], ttl: 1))
+                    let record = "v=spf1 include:a.\(name) include:b.\(name) mx -all"
+                    return .answer(DNSAnswer(records: [.txt(record)], ttl: 1))
                 case .mx:
-                    return .answer(DNSAnswer(records: (1...10).map { .mx(preference: UInt16($0), exchange: "m\($0).\(name)") },
-                                             ttl: 1))
+                    let exchanges = (1...10).map { DNSRecord.mx(preference: UInt16($0), exchange: "m\($0).\(name)") }
+                    return .answer(DNSAnswer(records: exchanges, ttl: 1))
                 default:
                     return .noData
                 }
@@ -120,7 +124,8 @@ struct DoctorTests {
 
 @Suite("Relay hosts")
 struct RelayHostTests {
-    @Test(arguments: [("[smtp.isp.test]:587", "smtp.isp.test", 587, false), ("smtp.isp.test:25", "smtp.isp.test", 25, true),
+    @Test(arguments: [("[smtp.isp.test]:587", "smtp.isp.test", 587, false),
+                      ("smtp.isp.test:25", "smtp.isp.test", 25, true),
                       ("isp.test", "isp.test", nil, true), ("[192.0.2.1]", "192.0.2.1", nil, false),
                       ("[2001:db8::1]:587", "2001:db8::1", 587, false), ("192.0.2.1:25", "192.0.2.1", 25, false)])
     func postfixRelayhostValuesAreRead(_ text: String, _ host: String, _ port: Int?, _ mx: Bool) throws {

@@ -8,7 +8,8 @@ import Testing
 struct SPFEvaluatorTests {
     static func zone(_ text: String) throws -> DNSZone { try DNSZone(parsing: text) }
 
-    static func check(_ zone: DNSZone, _ ip: String?, _ domain: String, sender: String? = nil) -> SPFEvaluator.Evaluation {
+    static func check(_ zone: DNSZone, _ ip: String?, _ domain: String,
+                      sender: String? = nil) -> SPFEvaluator.Evaluation {
         SPFEvaluator(resolver: zone).checkHost(ip.flatMap(IPAddress.init), domain: domain, sender: sender)
     }
 
@@ -43,7 +44,8 @@ struct SPFEvaluatorTests {
         #expect(e.lookups == 3 && e.voidLookups == 0)
         #expect(e.trace.totalLookups == 3)
         let lines = e.trace.lines(escape: { $0 })
-        #expect(lines[0].hasPrefix("example.test: \"v=spf1 ip4:198.51.100.0/24 a mx include:isp.test -all\" (3 lookups)"),
+        let head = "example.test: \"v=spf1 ip4:198.51.100.0/24 a mx include:isp.test -all\" (3 lookups)"
+        #expect(lines[0].hasPrefix(head),
                 "\(lines)")
         #expect(lines.contains { $0.contains("mx: MX example.test: mx.example.test; A mx.example.test: 203.0.113.25") },
                 "\(lines)")
@@ -95,7 +97,8 @@ struct SPFEvaluatorTests {
             self.test.    TXT "v=spf1 redirect=self.test"
             """)
         let e = Self.check(z, "192.0.2.1", "loop-a.test")
-        #expect(e.result == .permerror && e.reason.contains("loop-a.test → loop-b.test → loop-a.test"), "\(e.reason)")
+        #expect(e.result == .permerror && e.reason.contains("loop-a.test → loop-b.test → loop-a.test"),
+                "\(e.reason)")
         #expect(e.queries == 2)
         #expect(Self.check(z, "192.0.2.1", "self.test").result == .permerror)
     }

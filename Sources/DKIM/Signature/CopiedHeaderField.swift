@@ -53,7 +53,8 @@ public struct CopiedHeaderField: Sendable, Equatable {
         for copy in Array(tagValue.utf8).split(separator: 0x7C, omittingEmptySubsequences: false) {
             guard let colon = copy.firstIndex(of: ASCII.colon) else { return nil }
             let name = TagValueSyntax.trimmingFWS(copy[..<colon])
-            guard TagValueSyntax.isFieldName(name), let value = TagValueSyntax.decodeQuotedPrintable(copy[(colon + 1)...]) else {
+            guard TagValueSyntax.isFieldName(name),
+                  let value = TagValueSyntax.decodeQuotedPrintable(copy[(colon + 1)...]) else {
                 return nil
             }
             out.append(CopiedHeaderField(name: ASCII.string(name), value: value))

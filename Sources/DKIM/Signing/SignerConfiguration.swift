@@ -27,8 +27,8 @@ public struct SignerConfiguration: Sendable {
 
     public init(domain: String, selector: String, algorithm: SignatureAlgorithm? = nil,
                 canonicalization: CanonicalizationPair = .relaxedRelaxed, signedHeaderNames: [String]? = nil,
-                includesBodyLength: Bool = false, timestamp: Int? = nil, expiration: Int? = nil, identity: String? = nil,
-                copiesHeaderFields: Bool = false) {
+                includesBodyLength: Bool = false, timestamp: Int? = nil, expiration: Int? = nil,
+                identity: String? = nil, copiesHeaderFields: Bool = false) {
         self.domain = domain
         self.selector = selector
         self.algorithm = algorithm

@@ -41,7 +41,8 @@ extension DoctorReport {
         let fails = findings.filter { $0.status == .fail }.count
         let warns = findings.filter { $0.status == .warn }.count
         if passed {
-            lines.append("Result: OK, nothing failed" + (warns > 0 ? " (\(warns) WARN)" : "") + "; \(queries) DNS lookups.")
+            let warnings = warns > 0 ? " (\(warns) WARN)" : ""
+            lines.append("Result: OK, nothing failed\(warnings); \(queries) DNS lookups.")
         } else {
             lines.append("Result: not ready, fix the \(fails == 1 ? "FAIL line" : "\(fails) FAIL lines") above; "
                 + "\(queries) DNS lookups.")

@@ -32,8 +32,8 @@ public struct DoctorRun {
 
     public func run() throws(ToolError) -> DoctorReport {
         guard DomainName.isValid(domain), domain.utf8.allSatisfy({ $0 < 0x80 }) else {
-            throw ToolError("the domain \"\(Printable.escaped(domain))\" is not a valid domain name such as example.com "
-                + "(write an internationalized name in its xn-- form)")
+            throw ToolError("the domain \"\(Printable.escaped(domain))\" is not a valid domain name such as "
+                + "example.com (write an internationalized name in its xn-- form)")
         }
         for s in selectors { try KeyGeneration.validateNames(selector: s, domain: domain) }
         var keys: [DKIMKeyFacts] = []
@@ -42,13 +42,14 @@ public struct DoctorRun {
         let all = selectors.map { (selector: $0, domain: domain) }
             + found.filter { key in !selectors.contains { $0 == key.selector && key.domain == domain } }
         if all.count > Doctor.Budgets.keys {
-            extra.append(DoctorFinding(.dkim, "keys", .warn, "\(all.count) keys found; the first \(Doctor.Budgets.keys) "
-                + "were checked"))
+            extra.append(DoctorFinding(.dkim, "keys", .warn,
+                                       "\(all.count) keys found; the first \(Doctor.Budgets.keys) were checked"))
         }
         for key in all.prefix(Doctor.Budgets.keys) {
             keys.append(facts(selector: key.selector, domain: key.domain))
         }
-        var report = Doctor(domain: domain, keys: keys, relays: relays, relaySource: relaySource, resolver: resolver).run()
+        var report = Doctor(domain: domain, keys: keys, relays: relays, relaySource: relaySource,
+                            resolver: resolver).run()
         report.findings = extra + report.findings
         return report
     }
@@ -62,7 +63,9 @@ public struct DoctorRun {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
             for name in names.sorted() where name.hasSuffix(".pem") {
                 let selector = String(name.dropLast(4))
-                if (try? KeyGeneration.validateNames(selector: selector, domain: d)) != nil { out.append((selector, d)) }
+                if (try? KeyGeneration.validateNames(selector: selector, domain: d)) != nil {
+                    out.append((selector, d))
+                }
             }
         }
         return out

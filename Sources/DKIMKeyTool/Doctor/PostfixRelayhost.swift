@@ -12,7 +12,8 @@ public enum PostfixRelayhost {
                 + "reads, such as /etc/postfix")
         }
         guard FileManager.default.isExecutableFile(atPath: postconf) else {
-            throw ToolError("--postfix-config needs \(postconf) (Debian package postfix); or name the relay with --relay")
+            throw ToolError("--postfix-config needs \(postconf) (Debian package postfix); or name the relay with "
+                + "--relay")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: postconf)

@@ -19,10 +19,10 @@ extension Doctor {
             out.findings.append(DoctorFinding(.dkim, check, status, message, subject: subject, publish: publish))
         }
         guard !keys.isEmpty else {
-            add("keys", .fail, "no DKIM key for \(domain): none in the key store (KEYS-DIR/\(domain)/SELECTOR.pem, or a "
-                + "parent domain's folder) and none named with --selector. Receivers see unsigned mail, which Gmail, "
-                + "Yahoo and Microsoft refuse from bulk senders. Fix: dkimkey generate mail2026 --domain \(domain), "
-                + "publish the record it prints, and sign with it")
+            add("keys", .fail, "no DKIM key for \(domain): none in the key store (KEYS-DIR/\(domain)/SELECTOR.pem, "
+                + "or a parent domain's folder) and none named with --selector. Receivers see unsigned mail, which "
+                + "Gmail, Yahoo and Microsoft refuse from bulk senders. Fix: dkimkey generate mail2026 --domain "
+                + "\(domain), publish the record it prints, and sign with it")
             return out
         }
         for key in keys {
@@ -62,9 +62,9 @@ extension Doctor {
                     + "NEWSELECTOR --domain \(best.domain)) and publish it")
             }
         } else if usable.contains(where: { $0.keyType == .ed25519 }) {
-            add("ed25519-only", .fail, "only Ed25519 keys are published: Gmail, Yahoo and Microsoft do not count Ed25519 "
-                + "signatures, so to them your mail is unsigned. Fix: add an RSA key and sign with both (dkimkey "
-                + "generate rsa2026 --domain \(domain))")
+            add("ed25519-only", .fail, "only Ed25519 keys are published: Gmail, Yahoo and Microsoft do not count "
+                + "Ed25519 signatures, so to them your mail is unsigned. Fix: add an RSA key and sign with both "
+                + "(dkimkey generate rsa2026 --domain \(domain))")
         } else {
             add("rsa", .fail, "no key of \(domain) has a published record that matches it, so receivers cannot verify "
                 + "any signature. Fix: publish the record of a key (see the lines above)")
@@ -88,18 +88,19 @@ extension Doctor {
         }
         if let key = strict.first {
             out.aligned = key.keyType == .rsa || strict.contains { $0.keyType == .rsa }
-            add("alignment", .ok, "d=\(key.domain) (\(key.selector)) is the From domain itself: aligned, strict and relaxed")
+            add("alignment", .ok,
+                "d=\(key.domain) (\(key.selector)) is the From domain itself: aligned, strict and relaxed")
         } else if let key = relaxed.first {
             let org = walks.organizationalDomain(domain)
             if mode == .strict {
-                add("alignment", .fail, "d=\(key.domain) (\(key.selector)) shares the organizational domain \(org) with "
-                    + "\(domain), but the DMARC record asks for strict alignment (adkim=s), so it does not align. Fix: "
-                    + "sign with a key for d=\(domain), or use adkim=r")
+                add("alignment", .fail, "d=\(key.domain) (\(key.selector)) shares the organizational domain \(org) "
+                    + "with \(domain), but the DMARC record asks for strict alignment (adkim=s), so it does not align. "
+                    + "Fix: sign with a key for d=\(domain), or use adkim=r")
             } else {
                 out.aligned = relaxed.contains { $0.keyType == .rsa }
-                add("alignment", .ok, "d=\(key.domain) (\(key.selector)) is aligned with the From domain \(domain) under "
-                    + "relaxed alignment (the same organizational domain, \(org)), not under strict: fine while adkim=r "
-                    + "(the default)")
+                add("alignment", .ok, "d=\(key.domain) (\(key.selector)) is aligned with the From domain \(domain) "
+                    + "under relaxed alignment (the same organizational domain, \(org)), not under strict: fine while "
+                    + "adkim=r (the default)")
             }
         } else if !usable.isEmpty {
             let ds = Set(usable.map(\.domain)).sorted().joined(separator: ", ")

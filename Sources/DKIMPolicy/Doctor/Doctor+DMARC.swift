@@ -65,7 +65,8 @@ extension Doctor {
 
         // The tags.
         for problem in record.problems {
-            let serious = problem.contains("p= is missing") || problem.hasPrefix("p=") || problem.contains("appears twice")
+            let serious = problem.contains("p= is missing") || problem.hasPrefix("p=")
+                || problem.contains("appears twice")
             add("syntax", serious ? .fail : .warn, problem)
         }
         if !record.removedTags.isEmpty {
@@ -105,23 +106,26 @@ extension Doctor {
                 + "Fix: remove t=y when you are ready")
         }
         if step.domain == domain && record.publicSuffix == .yes {
-            add("psd", .warn, "psd=y says \(domain) is a public suffix domain (a registry, like a TLD): then every name "
-                + "under it is an organization of its own, and mail from a subdomain no longer aligns with a "
+            add("psd", .warn, "psd=y says \(domain) is a public suffix domain (a registry, like a TLD): then every "
+                + "name under it is an organization of its own, and mail from a subdomain no longer aligns with a "
                 + "signature of \(domain). Fix: remove psd=y unless \(domain) is a registry")
         }
 
         // Reports.
         if record.aggregateReports.isEmpty {
-            add("reports", .warn, "no rua=: nobody sends you aggregate reports, so you cannot see which mail fails before "
-                + "you tighten the policy. Fix: add rua=mailto:dmarc-reports@\(domain) to the record")
+            add("reports", .warn, "no rua=: nobody sends you aggregate reports, so you cannot see which mail fails "
+                + "before you tighten the policy. Fix: add rua=mailto:dmarc-reports@\(domain) to the record")
         } else {
             let ours = walks.organizationalDomain(domain)
-            for reportDomain in Set(record.reportDomains).sorted().prefix(4) where walks.organizationalDomain(reportDomain) != ours {
+            let elsewhere = Set(record.reportDomains).sorted().filter { walks.organizationalDomain($0) != ours }
+            for reportDomain in elsewhere.prefix(4) {
                 // RFC 9990: a report address in another organization must publish that it accepts them.
                 let authorization = "\(domain)._report._dmarc.\(reportDomain)"
                 let accepts: Bool
                 if case .answer(let a) = resolver.lookup(authorization, type: .txt) {
-                    accepts = a.records.contains { if case .txt(let t) = $0 { DMARCRecord.isDMARCRecord(t) } else { false } }
+                    accepts = a.records.contains {
+                        if case .txt(let t) = $0 { DMARCRecord.isDMARCRecord(t) } else { false }
+                    }
                 } else {
                     accepts = false
                 }

@@ -44,15 +44,16 @@ extension Doctor {
                 add("several-records", .fail, "\(domain) has \(spf.count) SPF records: receivers give permerror "
                     + "(RFC 7208 §4.5), which fails SPF everywhere. Fix: merge them into one record: keep one "
                     + "v=spf1 and every mechanism of both before a single -all",
-                    details: spf.map { "\"\($0)\"" }, publish: DoctorFinding.Record(name: domain, value: Self.merged(spf)))
+                    details: spf.map { "\"\($0)\"" },
+                    publish: DoctorFinding.Record(name: domain, value: Self.merged(spf)))
                 out.findings += relayFindings(record: nil, relayResolver: relayResolver, mergedFrom: spf).findings
                 return out
             }
             record = spf.first
             if record == nil, let near = nearly.first {
-                add("syntax", .fail, "the TXT record \"\(near)\" looks like SPF but does not start with v=spf1 followed "
-                    + "by a space, so receivers ignore it (RFC 7208 §4.5). Fix: write v=spf1 first, terms separated by "
-                    + "single spaces, and no quotes inside the value")
+                add("syntax", .fail, "the TXT record \"\(near)\" looks like SPF but does not start with v=spf1 "
+                    + "followed by a space, so receivers ignore it (RFC 7208 §4.5). Fix: write v=spf1 first, terms "
+                    + "separated by single spaces, and no quotes inside the value")
             }
         }
 
@@ -63,16 +64,18 @@ extension Doctor {
             let proposal = relay.proposal ?? "v=spf1 mx -all"
             add("record", .fail, "no SPF record at \(domain): receivers get SPF none, and Gmail, Yahoo and Microsoft "
                 + "require SPF from bulk senders. Fix: publish this TXT record"
-                + (relay.proposal == nil ? " (mx covers the servers in your MX records; add ip4:ADDRESS for every other "
-                   + "server that sends your mail)" : " (add a, mx or ip4: terms for other servers that send your mail)"),
+                + (relay.proposal == nil
+                   ? " (mx covers the servers in your MX records; add ip4:ADDRESS for every other server that "
+                     + "sends your mail)"
+                   : " (add a, mx or ip4: terms for other servers that send your mail)"),
                 publish: DoctorFinding.Record(name: domain, value: proposal))
             out.findings += relay.findings
             return out
         }
         if record.utf8.count > 450 {
-            add("record", .warn, "\(domain): a record of \(record.utf8.count) bytes: \"\(record.prefix(200))…\". RFC 7208 §3.4 "
-                + "asks records to fit a 512-byte DNS answer; larger ones need TCP, which some receivers do not try. "
-                + "Fix: move terms into include: records of your own (e.g. _spf.\(domain))")
+            add("record", .warn, "\(domain): a record of \(record.utf8.count) bytes: \"\(record.prefix(200))…\". RFC "
+                + "7208 §3.4 asks records to fit a 512-byte DNS answer; larger ones need TCP, which some receivers do "
+                + "not try. Fix: move terms into include: records of your own (e.g. _spf.\(domain))")
         } else {
             add("record", .ok, "\(domain): \"\(record)\"")
         }
@@ -168,7 +171,8 @@ extension Doctor {
                     + "relay keeps your envelope sender. Fix: sign with a key for d=\(domain)")
             } else {
                 add("alignment", .fail, "SPF cannot pass for mail through the relay (see relay), and no aligned DKIM "
-                    + "key was found, so DMARC fails. \(rewrite) Fix: sign with a key for d=\(domain); authorize the relay")
+                    + "key was found, so DMARC fails. \(rewrite) Fix: sign with a key for d=\(domain); authorize the "
+                    + "relay")
             }
         }
         return out
@@ -238,8 +242,8 @@ extension Doctor {
                 + (passes ? "pass" : "still no pass") + " for \(list)"]
             if check.lookups > 10 { details.append("that is over the limit of 10: remove other include: terms first") }
             let why = include.map { "the SPF record of \($0) authorizes \(list)" }
-                ?? "no SPF record of the relay's domain authorizes \(list): ask your provider which include: they document; "
-                   + "until then the addresses themselves authorize it"
+                ?? "no SPF record of the relay's domain authorizes \(list): ask your provider which include: they "
+                   + "document; until then the addresses themselves authorize it"
             out.findings.append(DoctorFinding(.spf, "relay", .fail,
                 "the relay \(relay) (from \(relaySource)) is not authorized by the SPF record of \(domain): "
                 + "check_host() \(words) (\(reason)). Receivers see your mail arrive from the relay, so it fails SPF. "
@@ -280,7 +284,8 @@ extension Doctor {
         }
         var seen = Set<IPAddress>()
         let unique = addresses.filter { seen.insert($0).inserted }
-        return (Array(unique.prefix(Self.maximumRelayAddresses)), unique.isEmpty ? (problem ?? "has no address (A or AAAA)") : nil)
+        let why = unique.isEmpty ? (problem ?? "has no address (A or AAAA)") : nil
+        return (Array(unique.prefix(Self.maximumRelayAddresses)), why)
     }
 
     /// The shortest name of the relay's host (its parents down to the host itself, at least two
@@ -327,7 +332,8 @@ extension Doctor {
 
     static func hasPTR(_ trace: SPFTrace) -> Bool {
         trace.terms.contains { t in
-            t.text.drop(while: { "+-~?".contains($0) }).lowercased().hasPrefix("ptr") || t.children.contains(where: hasPTR)
+            t.text.drop(while: { "+-~?".contains($0) }).lowercased().hasPrefix("ptr")
+                || t.children.contains(where: hasPTR)
         }
     }
 }

@@ -36,7 +36,8 @@ public struct ReceiverRequirements: Sendable {
     public static let all = [
         ReceiverRequirements(name: "Gmail", note: "all senders need SPF or DKIM; over 5,000 messages a day, SPF, DKIM, "
             + "DMARC and alignment, or mail is rejected or marked as spam"),
-        ReceiverRequirements(name: "Yahoo", note: "the same rules; its complaint feedback loop is keyed on the DKIM d="),
+        ReceiverRequirements(name: "Yahoo",
+                             note: "the same rules; its complaint feedback loop is keyed on the DKIM d="),
         ReceiverRequirements(name: "Microsoft", note: "Outlook.com: over 5,000 messages a day must pass SPF, DKIM and "
             + "DMARC, or get 550 5.7.515 Access denied"),
     ]

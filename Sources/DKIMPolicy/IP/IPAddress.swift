@@ -102,7 +102,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         for i in 0..<(text.count - 1) where text[i] == 0x3A && text[i + 1] == 0x3A {
             head = Array(text[..<i])
             tail = Array(text[(i + 2)...])
-            if tail!.count >= 2, (0..<(tail!.count - 1)).contains(where: { tail![$0] == 0x3A && tail![$0 + 1] == 0x3A }) {
+            let rest = tail!
+            if rest.count >= 2, (0..<(rest.count - 1)).contains(where: { rest[$0] == 0x3A && rest[$0 + 1] == 0x3A }) {
                 return nil
             }
             break
@@ -124,7 +125,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             return out
         }
         if let tail {
-            guard let h = groups(head, allowIPv4: false), let t = groups(tail, allowIPv4: true), h.count + t.count <= 14 else {
+            guard let h = groups(head, allowIPv4: false), let t = groups(tail, allowIPv4: true),
+                  h.count + t.count <= 14 else {
                 return nil
             }
             return h + [UInt8](repeating: 0, count: 16 - h.count - t.count) + t

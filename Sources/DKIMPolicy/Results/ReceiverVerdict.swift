@@ -27,9 +27,11 @@ public struct ReceiverVerdict: Sendable {
         let label = results.instance.map { "ARC set i=\($0) by \(results.authservID)" } ?? results.authservID
         guard let dmarcResult else {
             lines.append("\(label) reported no DMARC result"
-                + (from.map { "; mail from \($0) is judged by its DMARC policy only where receivers report one" } ?? ""))
+                + (from.map { "; mail from \($0) is judged by its DMARC policy only where receivers report one" }
+                   ?? ""))
             self.lines = lines + Self.methodLines(results, from: from, dkimAlignment: dkimAlignment,
-                                                  spfAlignment: spfAlignment, organizationalDomain: organizationalDomain).lines
+                                                  spfAlignment: spfAlignment,
+                                                  organizationalDomain: organizationalDomain).lines
             return
         }
         lines.append("\(label): dmarc=\(dmarcResult.result)\(policy) for From domain \(from ?? "unknown")")
@@ -44,10 +46,12 @@ public struct ReceiverVerdict: Sendable {
                     + "(the receiver may have used ARC or a local override)")
             }
         case "fail":
-            lines.append("DMARC failed: no identifier was both authenticated and aligned with \(from ?? "the From domain")")
+            let domain = from ?? "the From domain"
+            lines.append("DMARC failed: no identifier was both authenticated and aligned with \(domain)")
         case "none":
-            lines.append("no DMARC policy was found for \(from ?? "the From domain"): publish one at _dmarc.\(from ?? "DOMAIN") "
-                + "(dkimkey doctor \(from ?? "DOMAIN") says what to put there)")
+            let domain = from ?? "DOMAIN"
+            lines.append("no DMARC policy was found for \(from ?? "the From domain"): publish one at _dmarc.\(domain) "
+                + "(dkimkey doctor \(domain) says what to put there)")
         case "temperror":
             lines.append("the receiver could not look the DMARC policy up (a DNS failure): it may retry or defer")
         case "permerror":

@@ -195,7 +195,9 @@ public struct SPFEvaluator: Sendable {
                     node.note = "\(spf.count) SPF records"
                     throw .permerror("\(domain) has \(spf.count) SPF records; there must be one (RFC 7208 §4.5)")
                 }
-                if spf.isEmpty { node.note = "no SPF record among \(texts.count) TXT record\(texts.count == 1 ? "" : "s")" }
+                if spf.isEmpty {
+                    node.note = "no SPF record among \(texts.count) TXT record\(texts.count == 1 ? "" : "s")"
+                }
                 return spf.first
             }
         }
@@ -363,7 +365,9 @@ public struct SPFEvaluator: Sendable {
             let reverse = ip.reverseName
             switch query(reverse, .ptr) {
             case .answer(let answer):
-                names = answer.records.compactMap { r in if case .ptr(let n) = r { SPFEvaluator.normalized(n) } else { nil } }
+                names = answer.records.compactMap { r in
+                    if case .ptr(let n) = r { SPFEvaluator.normalized(n) } else { nil }
+                }
             case .noData, .nameNotFound:
                 if let t { try void(t, "PTR \(reverse): none") } else { voidLookups += 1 }
             case .temporaryFailure(let failure):

@@ -50,7 +50,8 @@ public struct SPFMacroString: Sendable, Hashable, CustomStringConvertible {
             case "-": literal.append("%20"); i += 2
             case "{":
                 guard let close = chars[(i + 2)...].firstIndex(of: "}") else {
-                    throw SPFSyntaxError("\"\(Printable.escaped(text, limit: 80))\" has a %{ without its } (RFC 7208 §7.1)")
+                    throw SPFSyntaxError("\"\(Printable.escaped(text, limit: 80))\" has a %{ without its } "
+                        + "(RFC 7208 §7.1)")
                 }
                 let body = Array(chars[(i + 2)..<close])
                 flush()

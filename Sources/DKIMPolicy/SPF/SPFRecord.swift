@@ -134,29 +134,31 @@ public struct SPFRecord: Sendable, Hashable {
             return .directive(qualifier, name == "a" ? .a(spec, dual) : .mx(spec, dual))
         case "ip4", "ip6":
             guard let arg = argument else {
-                throw SPFSyntaxError("\(shown): \(name) needs an address, as in \(name == "ip4" ? "ip4:192.0.2.0/24" : "ip6:2001:db8::/32")")
+                let example = name == "ip4" ? "ip4:192.0.2.0/24" : "ip6:2001:db8::/32"
+                throw SPFSyntaxError("\(shown): \(name) needs an address, as in \(example)")
             }
             let (addressText, lengthText) = splitCIDR(arg)
             let v6 = name == "ip6"
             guard let address = IPAddress(String(addressText)), address.isIPv6 == v6,
                   v6 || IPAddress.parseIPv4(Array(addressText.utf8)) != nil else {
                 throw SPFSyntaxError("\(shown): \"\(Printable.escaped(String(addressText), limit: 60))\" is not an "
-                    + "\(v6 ? "IPv6" : "IPv4") address\(v6 ? "" : " (four numbers 0-255 without leading zeros)") (RFC 7208 §5.6)")
+                    + "\(v6 ? "IPv6" : "IPv4") address"
+                    + (v6 ? "" : " (four numbers 0-255 without leading zeros)") + " (RFC 7208 §5.6)")
             }
             let maximum = v6 ? 128 : 32
             var length = maximum
             if let lengthText {
                 guard let n = cidrNumber(lengthText), n <= maximum else {
-                    throw SPFSyntaxError("\(shown): /\(Printable.escaped(String(lengthText), limit: 10)) is not a prefix "
-                        + "length from 0 to \(maximum) (RFC 7208 §5.6)")
+                    throw SPFSyntaxError("\(shown): /\(Printable.escaped(String(lengthText), limit: 10)) is not a "
+                        + "prefix length from 0 to \(maximum) (RFC 7208 §5.6)")
                 }
                 length = n
             }
             return .directive(qualifier, v6 ? .ip6(address, prefixLength: length) : .ip4(address, prefixLength: length))
         default:
             let hint = name.contains(",") || text.hasSuffix(",") ? " (terms are separated by spaces, not commas)" : ""
-            throw SPFSyntaxError("\(shown) is not an SPF mechanism or modifier\(hint): the mechanisms are all, include, "
-                + "a, mx, ptr, ip4, ip6 and exists (RFC 7208 §5)")
+            throw SPFSyntaxError("\(shown) is not an SPF mechanism or modifier\(hint): the mechanisms are all, "
+                + "include, a, mx, ptr, ip4, ip6 and exists (RFC 7208 §5)")
         }
     }
 
