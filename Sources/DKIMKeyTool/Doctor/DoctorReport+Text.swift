@@ -52,7 +52,7 @@ extension DoctorReport {
 }
 
 extension String {
-    func padding(_ width: Int) -> String {
+    fileprivate func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

@@ -80,27 +80,3 @@ public struct Doctor: Sendable {
         return (1...(labels.count - 2)).map { labels[$0...].joined(separator: ".") }
     }
 }
-
-/// What each part found, for the receivers' table.
-public enum PartState: String, Sendable, Equatable {
-    /// Meets the receivers' rules.
-    case ok
-    /// Missing or failing.
-    case missing
-    /// Could not be learned (DNS failure).
-    case unknown
-}
-
-/// The whole report.
-public struct DoctorReport: Sendable {
-    public var domain: String
-    public var findings: [DoctorFinding]
-    public var receivers: [ReceiverRow]
-    /// DNS lookups asked (cached answers included).
-    public var queries: Int
-
-    /// Exit 0 only when nothing failed.
-    public var passed: Bool { !findings.contains { $0.status == .fail } }
-
-    public func findings(_ area: DoctorFinding.Area) -> [DoctorFinding] { findings.filter { $0.area == area } }
-}
