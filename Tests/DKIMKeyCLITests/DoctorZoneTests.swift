@@ -1,5 +1,6 @@
 import DKIM
 import DKIMDNS
+import DKIMKeyCheck
 import DKIMPolicy
 import DKIMTestSupport
 import Foundation
@@ -66,6 +67,28 @@ struct DoctorZoneTests {
         }
     }
 
+    /// Keys `dkimkey rotate` retired or revoked are not judged (their record is revoked on purpose);
+    /// the age of a key it made comes from keys.state.
+    @Test func keysThatRotateRetiredAreNotJudged() throws {
+        let zones = try DoctorZones.shared()
+        let keys = zones.directory + "/rotated-keys"
+        let folder = keys + "/home-after.test"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: zones.keysDirectory + "/home-after.test/mail2026.pem",
+                                         toPath: folder + "/mail2026.pem")
+        try FileManager.default.copyItem(atPath: folder + "/mail2026.pem", toPath: folder + "/old2025.pem")
+        let made = Int(Date().timeIntervalSince1970) - 200 * 86_400
+        try KeyStateFile(domain: "home-after.test", entries: [
+            .init(selector: "old2025", state: .revoked, since: made),
+            .init(selector: "mail2026", state: .active, since: made, created: made),
+        ]).write(directory: folder)
+        let r = try zones.doctor(try DoctorScenario.load("seed-after"), keys: keys)
+        #expect(r.status == 0, "\(r.summary)")
+        #expect(!r.stdoutText.contains("old2025"), "\(r.stdoutText)")
+        #expect(r.stdoutText.contains("is 200 days old") && r.stdoutText.contains("dkimkey rotate --domain home-after.test"),
+                "\(r.stdoutText)")
+    }
+
     @Test func theJSONReportHasEveryFinding() throws {
         let zones = try DoctorZones.shared()
         let scenario = try DoctorScenario.load("seed-before")
@@ -122,8 +145,9 @@ struct DoctorZones: Sendable {
 
     static func shared() throws -> DoctorZones { try #require(current, "the suite needs the .doctorZones trait") }
 
-    /// Runs `dkimkey doctor` for a scenario against the zones.
-    func doctor(_ scenario: DoctorScenario, extra: [String] = []) throws -> ProcessRunner.Result {
+    /// Runs `dkimkey doctor` for a scenario against the zones (with the suite's copy of the keys, or `keys`).
+    func doctor(_ scenario: DoctorScenario, extra: [String] = [], keys: String? = nil) throws -> ProcessRunner.Result {
+        let keysDirectory = keys ?? self.keysDirectory
         var arguments = ["doctor"] + scenario.arguments
         if let i = arguments.firstIndex(of: "POSTFIX") {
             let config = directory + "/postfix-\(scenario.name)"

@@ -1,4 +1,5 @@
 import DKIM
+import DKIMKeyCheck
 import DKIMOpenSSL
 import DKIMPolicy
 import Foundation
@@ -39,14 +40,14 @@ public struct DoctorRun {
         var keys: [DKIMKeyFacts] = []
         var extra: [DoctorFinding] = []
         let found = storedKeys()
-        let all = selectors.map { (selector: $0, domain: domain) }
+        let all = selectors.map { (selector: $0, domain: domain, created: Int?.none) }
             + found.filter { key in !selectors.contains { $0 == key.selector && key.domain == domain } }
         if all.count > Doctor.Budgets.keys {
             extra.append(DoctorFinding(.dkim, "keys", .warn,
                                        "\(all.count) keys found; the first \(Doctor.Budgets.keys) were checked"))
         }
         for key in all.prefix(Doctor.Budgets.keys) {
-            keys.append(facts(selector: key.selector, domain: key.domain))
+            keys.append(facts(selector: key.selector, domain: key.domain, created: key.created))
         }
         var report = Doctor(domain: domain, keys: keys, relays: relays, relaySource: relaySource,
                             resolver: resolver).run()
@@ -55,24 +56,29 @@ public struct DoctorRun {
     }
 
     /// `KEYS-DIR/D/SELECTOR.pem` for the domain and each parent domain (a key of a parent
-    /// aligns under relaxed alignment), sorted by selector.
-    func storedKeys() -> [(selector: String, domain: String)] {
-        var out: [(String, String)] = []
+    /// aligns under relaxed alignment), sorted by selector; keys that `dkimkey rotate` retired or
+    /// revoked (`keys.state`) are left out, since they no longer sign.
+    func storedKeys() -> [(selector: String, domain: String, created: Int?)] {
+        var out: [(String, String, Int?)] = []
         for d in [domain] + Doctor.parents(of: domain) {
             let folder = keysDirectory + "/" + d
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            let states = try? KeyStateFile.read(directory: folder, domain: d)
             for name in names.sorted() where name.hasSuffix(".pem") {
                 let selector = String(name.dropLast(4))
+                let entry = states?[selector]
+                if let entry, !entry.state.maySign { continue }
                 if (try? KeyGeneration.validateNames(selector: selector, domain: d)) != nil {
-                    out.append((selector, d))
+                    out.append((selector, d, entry?.created))
                 }
             }
         }
         return out
     }
 
-    /// One key: `dkimkey check` on its record (three queries at most), its type, size and age.
-    func facts(selector: String, domain d: String) -> DKIMKeyFacts {
+    /// One key: `dkimkey check` on its record (three queries at most), its type, size and age (from
+    /// `keys.state` when `dkimkey rotate` made it, else from the file's modification time).
+    func facts(selector: String, domain d: String, created: Int? = nil) -> DKIMKeyFacts {
         let path = "\(keysDirectory)/\(d)/\(selector).pem"
         let dns = QueryBudget(resolver, limit: Doctor.Budgets.perKey)
         var privateKey: PrivateKey?
@@ -96,7 +102,9 @@ public struct DoctorRun {
             }
         }
         var age: Int?
-        if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date {
+        if let created {
+            age = max(0, Int((now - Double(created)) / 86_400))
+        } else if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date {
             age = max(0, Int((now - date.timeIntervalSince1970) / 86_400))
         }
         let record = privateKey.map { "v=DKIM1; k=\($0.keyType.rawValue); p=" + Base64.encode($0.publicKeyData) }

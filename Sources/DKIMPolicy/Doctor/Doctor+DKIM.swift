@@ -73,9 +73,9 @@ extension Doctor {
         for key in keys {
             if let days = key.ageDays, days > 180 {
                 add("age", .warn, "\(key.keyPath) is \(days) days old: rotate keys at least every 6 months (M3AAWG). "
-                    + "Fix: make a key under a new selector (dkimkey generate NEWSELECTOR --domain \(key.domain)), "
-                    + "publish it, switch the signer to it, keep the old record published for a week or two, then "
-                    + "revoke it with an empty p=", subject: key.queryName)
+                    + "Fix: dkimkey rotate --domain \(key.domain) makes a successor under a new selector, publishes "
+                    + "it before it signs, keeps the old record for the overlap, then revokes it (empty p=); run it "
+                    + "daily (contrib/systemd/dkimkey-rotate.timer)", subject: key.queryName)
             }
         }
 
