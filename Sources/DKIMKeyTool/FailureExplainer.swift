@@ -41,8 +41,11 @@ struct FailureExplainer {
         case .signatureMismatch:
             out.append("what failed: the header hash — the body is intact (bh= matches), but the signature over the header fields does not verify")
             if let signature = v.signature {
-                out += copiedFieldChanges(signature)
-                out += headerCulprits(signature, index: v.index, keyRecord: v.keyRecord)
+                let copied = copiedFieldChanges(signature)
+                var culprits = headerCulprits(signature, index: v.index, keyRecord: v.keyRecord)
+                // z= named the changed fields: the guess that none of the usual rewrites explains it is moot.
+                if copied.count > 1 { culprits.removeAll { $0.hasPrefix("no re-folding or added field explains it") } }
+                out += copied + culprits
             }
         case .keyNotFound, .keyUnavailable, .keySyntax, .keyRevoked, .keyUnusable, .keyTypeMismatch,
              .keyHashNotAllowed, .keyServiceNotAllowed, .keyStrictIdentity:
