@@ -117,7 +117,7 @@ public struct MessageReport: Sendable {
             for x in s.explanation ?? [] { lines.append("      \(e(x))") }
         }
         if let receivers {
-            if receivers.isEmpty {
+            if receivers.isEmpty && !hasPass {
                 lines.append("  no Authentication-Results field: save the message as the receiver shows it "
                     + "(Gmail: Show original) to see what it decided")
             }

@@ -9,14 +9,15 @@ import Testing
 struct ReceiverViewTests {
     /// A message signed with the corpus key (d=example.com), with `fields` put on top as a receiver does.
     static func received(from: String = "alice@example.com", fields: [String], dmarc: [String: String] = [:],
-                         json: Bool = false) throws -> ProcessRunner.Result {
+                         json: Bool = false, tampered: Bool = false) throws -> ProcessRunner.Result {
         try CLI.withTemporaryDirectory { dir in
             let message = "From: Alice <\(from)>\r\nTo: bob@example.org\r\nSubject: hi\r\n\r\nHello\r\n"
             try CLI.write(message, to: dir + "/m.eml")
             let signed = try CLI.run(["sign", "--key", CLI.corpus("keys/rsa2048a.pem"), "--domain", "example.com",
                                       "--selector", "sr2048a", dir + "/m.eml"])
             try #require(signed.status == 0, "\(signed.summary)")
-            try CLI.write(fields.map { $0 + "\r\n" }.joined() + signed.stdoutText, to: dir + "/received.eml")
+            let text = tampered ? signed.stdoutText.replacingOccurrences(of: "Hello", with: "Hullo") : signed.stdoutText
+            try CLI.write(fields.map { $0 + "\r\n" }.joined() + text, to: dir + "/received.eml")
             var records = String(decoding: try CLI.read(CLI.corpusRecords), as: UTF8.self)
             for (name, record) in dmarc { records += "\n_dmarc.\(name)\t\(record)" }
             try CLI.write(records + "\n", to: dir + "/records.txt")
@@ -81,11 +82,13 @@ struct ReceiverViewTests {
         #expect(r.stdoutText.contains("ARC set i=1 by lists.example.org: dmarc=pass"), "\(r.stdoutText)")
     }
 
-    @Test func withoutAFieldTheReportSaysWhereToFindOne() throws {
-        let r = try Self.received(fields: [])
-        #expect(r.status == 0)
-        #expect(r.stdoutText.contains("no Authentication-Results field: save the message as the receiver shows it"),
-                "\(r.stdoutText)")
+    @Test func withoutAFieldAFailureSaysWhereToFindOne() throws {
+        let hint = "no Authentication-Results field: save the message as the receiver shows it"
+        let failed = try Self.received(fields: [], tampered: true)
+        #expect(failed.status == 1)
+        #expect(failed.stdoutText.contains(hint), "\(failed.stdoutText)")
+        let passed = try Self.received(fields: [])
+        #expect(passed.status == 0 && !passed.stdoutText.contains(hint), "\(passed.stdoutText)")
     }
 
     @Test func jsonCarriesTheReceiversView() throws {
