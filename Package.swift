@@ -29,6 +29,10 @@ let package = Package(
         .target(name: "DKIMMilterCore", dependencies: [
             "DKIM", "DKIMKeyCheck", .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // libpq, wrapped once by DKIMPostgres: KeyTable and SigningTable datasets in PostgreSQL
+        // (OpenDKIM's dsn:pgsql://… and a connection-string form), a pool, LISTEN/NOTIFY.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "DKIMPostgres", dependencies: ["DKIMMilterCore", "CLibPQ"]),
         // libmilter, wrapped once by DKIMMilter, the adapter (only MilterCallbacks.swift calls
         // smfi_*): callbacks, host, sockets, signals, DNS lookups, OpenSSL keys.
         .systemLibrary(name: "CMilter", pkgConfig: "milter", providers: [.apt(["libmilter-dev"])]),
@@ -70,6 +74,7 @@ let package = Package(
         .executableTarget(name: "dkim-fuzz", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMMilterCore", "CLibFuzzer",
                                                            "DKIMTestSupport"]),
         .target(name: "DKIMTestSupport", dependencies: ["DKIM"]),
+        .testTarget(name: "DKIMPostgresTests", dependencies: ["DKIMPostgres", "DKIMMilterCore", "DKIMTestSupport"]),
         .testTarget(name: "DKIMTests", dependencies: ["DKIM", "DKIMTestSupport"]),
         .testTarget(name: "DKIMOpenSSLTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
         .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),

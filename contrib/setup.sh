@@ -23,6 +23,9 @@ packages=(
   iproute2            # ip, to bring up loopback in the tests' network namespaces
   util-linux          # unshare, setsid and script (the Postfix end-to-end tests)
   postfix             # real Postfix with smtp-source and smtp-sink: end-to-end milter tests
+  postgresql          # a real PostgreSQL server (initdb, postgres, psql) started by the SQL dataset tests
+  libpq-dev           # libpq: the PostgreSQL client library behind DKIMPostgres
+  libopendbx1-pgsql   # OpenDKIM's SQL driver (OpenDBX for PostgreSQL), for comparison tests
   pkg-config
 )
 
@@ -63,3 +66,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The opendkim package may have started its own daemon through init scripts; the tests start their own.
+# Likewise Debian's postgresql package may create and start a cluster on port 5432: the tests never
+# use or touch it; each starts its own server (initdb into a temporary folder, its own socket and port).
