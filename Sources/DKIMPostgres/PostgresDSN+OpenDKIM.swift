@@ -64,8 +64,10 @@ extension PostgresDSN {
                 throw fail("unexpected \"\(c)\" before the table part (escape it as =\(hex(delimiter)))")
             }
         }
+        guard found || (host.isEmpty && bytes.isEmpty) else {
+            throw fail("the DSN has no /DATABASE/ and table part after the host")
+        }
         guard !host.isEmpty else { throw fail("the DSN names no host") }
-        guard found else { throw fail("the DSN has no /DATABASE/ and table part after the host") }
         guard port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), port.count <= 5 else {
             throw fail("the port \(port) is not a number")
         }

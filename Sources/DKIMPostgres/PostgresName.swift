@@ -4,7 +4,8 @@ import Foundation
 /// unquoted in SQL, which is what OpenDKIM does (it pastes `table`, `keycol` and `datacol` into its
 /// query): parts separated by "." (`mail.dkim` is table dkim in schema mail), an unquoted part
 /// folded to lower case (`DomainName` is the column domainname), a part in double quotes kept as it
-/// is (`"DomainName"`, with `""` for a quote), spaces around a part ignored. "Key words and
+/// is (`"DomainName"`, with `""` for a quote), spaces around a part ignored; an unquoted part
+/// must be an identifier (letters, digits, `_`, `$`). "Key words and
 /// unquoted identifiers are case-insensitive … Quoting an identifier also makes it case-sensitive"
 /// (PostgreSQL 15 §4.1.1).
 ///
@@ -25,7 +26,7 @@ public struct PostgresName: Sendable, Hashable, CustomStringConvertible {
         var chars = Array(text)[...]
         func finish() -> Bool {
             let part = wasQuoted ? current : current.trimmingSpaces
-            guard !part.isEmpty else { return false }
+            guard !part.isEmpty, wasQuoted || Self.isPlainIdentifier(part) else { return false }
             parts.append(wasQuoted ? part : String(part.map { $0.isASCII ? Character($0.lowercased()) : $0 }))
             current = ""
             wasQuoted = false
@@ -53,6 +54,16 @@ public struct PostgresName: Sendable, Hashable, CustomStringConvertible {
         }
         guard !quoted, finish() else { return nil }
         self.parts = parts
+    }
+
+    /// What SQL takes as an unquoted identifier: a letter (any non-ASCII character counts as one)
+    /// or "_", then letters, digits, "_" and "$" (§4.1.1).
+    static func isPlainIdentifier(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first == "_" || !first.isASCII || first.properties.isAlphabetic
+        else { return false }
+        return text.unicodeScalars.allSatisfy {
+            !$0.isASCII || $0 == "_" || $0 == "$" || ($0.properties.isAlphabetic || ("0"..."9").contains($0))
+        }
     }
 
     /// Splits a comma-separated list of names (OpenDKIM's `datacol=a,b,c`), commas inside
