@@ -79,13 +79,14 @@ struct PostgresFailure: Error, CustomStringConvertible {
         if has("database \""), has("does not exist") {
             return PostgresFailure(kind: .databaseMissing, message: "\(at): \(reason)")
         }
+        if has("connection refused", "no such file or directory"), info.server.hasPrefix("socket") {
+            // No socket file, or one left by a server that died: nothing listens there.
+            return PostgresFailure(kind: .refused, message: "cannot connect to \(at): no server listens on that "
+                + "socket (is it running, with unix_socket_directories naming that directory?)")
+        }
         if has("connection refused") {
             return PostgresFailure(kind: .refused, message: "cannot connect to \(at): connection refused "
                 + "(is the server running and accepting TCP connections there?)")
-        }
-        if has("no such file or directory"), info.server.hasPrefix("socket") {
-            return PostgresFailure(kind: .refused, message: "cannot connect to \(at): no server listens on that "
-                + "socket (is it running, with unix_socket_directories naming that directory?)")
         }
         if has("too many clients", "starting up", "shutting down", "recovery mode", "not yet accepting") {
             return PostgresFailure(kind: .serverBusy, message: "\(at) is not serving now: \(reason)")

@@ -2,7 +2,8 @@ import Foundation
 
 /// A few connections to one database, shared by every thread: each connection serves one thread
 /// at a time, a thread that finds none free opens one (up to `size`) or waits for one until its
-/// deadline. libmilter calls us on its own worker threads and lets them block, so a lookup is a
+/// deadline; while no connection exists, one thread at a time tries to make one and the others
+/// wait for the outcome. libmilter calls us on its own worker threads and lets them block, so a lookup is a
 /// plain blocking call that returns by its deadline, whatever the server does.
 ///
 /// When the server cannot be reached the pool backs off (`PostgresBackoff`): after a failed
@@ -24,6 +25,8 @@ public final class PostgresPool: @unchecked Sendable {
     private var idle: [PostgresConnection] = []
     /// Connections that exist or are being made, idle or in use.
     private var count = 0
+    /// Of `count`, the connections being made.
+    private var connecting = 0
     private var outage: Outage?
     private var closed = false
     /// Delivers outage events in the order they happened, off the callers' threads.
@@ -117,11 +120,15 @@ public final class PostgresPool: @unchecked Sendable {
                 current.attempting = true
                 outage = current
                 count += 1
+                connecting += 1
                 condition.unlock()
                 return (try open(deadline: deadline), true)
             }
-            if count < size {
+            // With no connection made yet (or left), one attempt at a time: the others wait for
+            // its outcome instead of each trying a server that may not answer.
+            if count < size, count - connecting > 0 || connecting == 0 {
                 count += 1
+                connecting += 1
                 condition.unlock()
                 return (try open(deadline: deadline), true)
             }
@@ -143,6 +150,7 @@ public final class PostgresPool: @unchecked Sendable {
         } catch {
             condition.lock()
             count -= 1
+            connecting -= 1
             let dropped = failed(error)
             condition.broadcast()
             condition.unlock()
@@ -150,6 +158,8 @@ public final class PostgresPool: @unchecked Sendable {
             throw error
         }
         condition.lock()
+        connecting -= 1
+        condition.broadcast()
         if let ended = outage {
             outage = nil
             let duration = Duration.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - ended.since.uptimeNanoseconds))

@@ -10,7 +10,8 @@ import Glibc
 /// as anyone else they run as that user. Authentication (pg_hba.conf from initdb's flags): the
 /// unix socket trusts every local user (the tests' administration through psql, and datasets
 /// "over the socket"); TCP on 127.0.0.1 asks for a SCRAM-SHA-256 password (the roles made by
-/// `createRole`). Durability is off (fsync, synchronous_commit): the data dies with the test.
+/// `createRole`). fsync is off (the data dies with the test), but a commit still reaches the
+/// kernel before it returns (synchronous_commit stays on), so `kill` loses nothing committed.
 public final class PostgresServer: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible { public var description: String }
 
@@ -64,8 +65,8 @@ public final class PostgresServer: @unchecked Sendable {
         guard process?.isRunning != true else { return }
         var arguments = Array(Self.asServerUser.dropFirst()) + [
             binaries + "/postgres", "-D", directory + "/data", "-k", directory, "-p", String(port),
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=60",
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
+            "-c", "max_connections=60",
         ]
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["-c", "\(name)=\(value)"] }
         process = try SpawnedProcess(Self.asServerUser[0], arguments, output: logPath)

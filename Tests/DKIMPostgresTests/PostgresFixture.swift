@@ -105,6 +105,21 @@ func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     return (value, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
 }
 
+/// Runs `body(i)` for i in 0..<count, each on a thread of its own, all at once (as libmilter's
+/// workers would; concurrentPerform would run only as many at a time as there are cores), and
+/// returns when all are done.
+func inParallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for i in 0..<count {
+        group.enter()
+        Thread {
+            body(i)
+            group.leave()
+        }.start()
+    }
+    group.wait()
+}
+
 /// The error `body` threw, nil when it returned.
 func datasetError(_ body: () throws(DatasetError) -> Void) -> DatasetError? {
     do {
