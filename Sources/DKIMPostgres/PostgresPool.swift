@@ -151,7 +151,10 @@ public final class PostgresPool: @unchecked Sendable {
             condition.lock()
             count -= 1
             connecting -= 1
-            let dropped = failed(error)
+            // "Too many clients" while our other connections work is no outage: they go on
+            // serving (the caller tries again or waits for one of them next time).
+            let busyButServing = error.kind == .serverBusy && count - connecting > 0 && outage == nil
+            let dropped = busyButServing ? [] : failed(error)
             condition.broadcast()
             condition.unlock()
             _ = dropped

@@ -19,7 +19,7 @@ public final class PostgresServer: @unchecked Sendable {
     public let directory: String
     /// The directory of the unix socket (libpq's `host` for it).
     public var socketDirectory: String { directory }
-    public let port: Int
+    public private(set) var port: Int
     public let superuser = "postgres"
     public let binaries: String
     public var logPath: String { directory + "/postgres.log" }
@@ -49,7 +49,17 @@ public final class PostgresServer: @unchecked Sendable {
         guard initdb.status == 0 else {
             throw Failure(description: "initdb failed (\(initdb.status)): \(initdb.stderr)")
         }
-        try start()
+        // The free port may be taken again before postgres binds it (another test's server, or a
+        // client's ephemeral port): try others.
+        for attempt in 1...5 {
+            do {
+                try start()
+                break
+            } catch let failure as Failure where attempt < 5 && failure.description.contains("could not bind") {
+                guard let other = Self.freePort() else { throw failure }
+                self.port = other
+            }
+        }
     }
 
     private let settings: [String: String]
