@@ -30,7 +30,8 @@ let package = Package(
             "DKIM", "DKIMKeyCheck", .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // libpq, wrapped once by DKIMPostgres: KeyTable and SigningTable datasets in PostgreSQL
-        // (OpenDKIM's dsn:pgsql://… and a connection-string form), a pool, LISTEN/NOTIFY.
+        // (OpenDKIM's dsn:pgsql://… and a connection-string form), a pool, LISTEN/NOTIFY. Why libpq
+        // rather than postgres-nio (threads, build time, memory): PostgresConnection.swift.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "DKIMPostgres", dependencies: ["DKIMMilterCore", "CLibPQ"]),
         // libmilter, wrapped once by DKIMMilter, the adapter (only MilterCallbacks.swift calls

@@ -126,7 +126,8 @@ extension PostgresDSN {
             case UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: "?"):
                 return i
             case UInt8(ascii: "="):
-                let hexFollows = i + 2 < bytes.endIndex && hexValue(bytes[i + 1]) != nil && hexValue(bytes[i + 2]) != nil
+                let hexFollows = i + 2 < bytes.endIndex
+                    && hexValue(bytes[i + 1]) != nil && hexValue(bytes[i + 2]) != nil
                 if !hexFollows { return i }
                 i += 3
                 continue

@@ -5,10 +5,11 @@ import DKIMMilterCore
 ///
 /// Two spellings (grammars in PostgresDSN+OpenDKIM.swift and PostgresDSN+ConnectionString.swift):
 ///
-///     dsn:pgsql://dkim:secret@5432+127.0.0.1/keys/table=dkim?keycol=id?datacol=domain_name,selector,private_key_path
-///     pgsql:host=/run/postgresql dbname=keys user=dkim passwordfile=/etc/dkim-milter/pg.pass table=dkim keycol=id datacol=domain_name,selector,private_key_path
+///     dsn:pgsql://dkim:secret@5432+127.0.0.1/keys/table=dkim?keycol=id?datacol=domain_name,selector,key
+///     pgsql:host=/run/postgresql dbname=keys user=dkim passwordfile=/etc/dkim-milter/pg.pass
+///           table=dkim keycol=id datacol=domain_name,selector,private_key_path
 ///
-/// The first is OpenDKIM's (opendkim(8), "DATA SETS" d), read as OpenDKIM 2.11 reads it, so a
+/// (each on one line). The first is OpenDKIM's (opendkim(8), "DATA SETS" d), read as OpenDKIM 2.11 reads it, so a
 /// KeyTable or SigningTable line moves over unchanged; the second is libpq's own `keyword=value`
 /// syntax plus the table's keywords, for what OpenDKIM's cannot say: a unix socket without
 /// escapes, sslmode and the other libpq parameters, a password kept in a file of mode 0600.

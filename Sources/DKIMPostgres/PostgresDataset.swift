@@ -22,7 +22,8 @@ public final class PostgresDataset: Dataset, Sendable {
     /// A dataset on `pool`'s database (datasets on one database share a pool: its connections, its
     /// backoff and one outage report).
     /// - Parameter onBadRow: told of each lookup that found more than one row for its key.
-    public init(_ dsn: PostgresDSN, pool: PostgresPool, onBadRow: @escaping @Sendable (PostgresBadRow) -> Void = { _ in }) {
+    public init(_ dsn: PostgresDSN, pool: PostgresPool,
+                onBadRow: @escaping @Sendable (PostgresBadRow) -> Void = { _ in }) {
         precondition(dsn.connection == pool.connection, "a dataset's pool must connect to its database")
         self.dsn = dsn
         self.pool = pool

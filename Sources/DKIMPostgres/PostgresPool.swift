@@ -165,7 +165,8 @@ public final class PostgresPool: @unchecked Sendable {
         condition.broadcast()
         if let ended = outage {
             outage = nil
-            let duration = Duration.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - ended.since.uptimeNanoseconds))
+            let elapsed = DispatchTime.now().uptimeNanoseconds - ended.since.uptimeNanoseconds
+            let duration = Duration.nanoseconds(Int64(elapsed))
             events.async { [onOutage] in onOutage(.ended(duration: duration)) }
         }
         condition.unlock()

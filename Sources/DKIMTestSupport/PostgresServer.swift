@@ -28,7 +28,8 @@ public final class PostgresServer: @unchecked Sendable {
     /// Makes the cluster and starts the server; `settings` are extra `-c name=value`.
     public init(settings: [String: String] = [:]) throws {
         guard let binaries = Self.findBinaries() else {
-            throw Failure(description: "no PostgreSQL server in /usr/lib/postgresql/*/bin (contrib/setup.sh installs it)")
+            throw Failure(description: "no PostgreSQL server in /usr/lib/postgresql/*/bin "
+                + "(contrib/setup.sh installs it)")
         }
         self.binaries = binaries
         var template = Array("/tmp/dkim-pg.XXXXXX".utf8CString)
@@ -158,7 +159,8 @@ public final class PostgresServer: @unchecked Sendable {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .compactMap(Int.init).sorted(by: >)
-        return versions.map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/postgres") }
+        return versions.map { "\(root)/\($0)/bin" }
+            .first { FileManager.default.isExecutableFile(atPath: $0 + "/postgres") }
     }
 
     private static func freePort() -> Int? {

@@ -11,7 +11,9 @@ import Testing
 
     func checkError(_ text: String, seconds: Double = 5) throws -> DatasetError {
         let dataset = try db.dataset(text)
-        let error = try #require(datasetError { () throws(DatasetError) in _ = try dataset.check(deadline: after(seconds)) })
+        let error = try #require(datasetError { () throws(DatasetError) in
+            _ = try dataset.check(deadline: after(seconds))
+        })
         #expect(!error.message.contains(db.password) && !error.message.contains("w/rd"), "never the password")
         #expect(!error.message.contains("\n"), "one line")
         return error

@@ -70,7 +70,8 @@ import Testing
     }
 
     @Test func expressionsInDatacolAreRefused() {
-        #expect(error("dsn:pgsql://h/db/table=k?keycol=id?datacol=a,concat(b,c)").contains("not a list of column names"))
+        #expect(error("dsn:pgsql://h/db/table=k?keycol=id?datacol=a,concat(b,c)")
+            .contains("not a list of column names"))
     }
 
     /// "encode them in quoted-printable style" (opendkim(8)): the delimiters and the space.

@@ -12,7 +12,8 @@ import Testing
     @Test(arguments: [
         ("connection to server at \"192.0.2.1\", port 5432 failed: No route to host\n\tIs the server running on that "
             + "host and accepting TCP/IP connections?\n",
-         PostgresFailure.Kind.unreachable, "cannot connect to PostgreSQL at db.example.com port 5432: No route to host"),
+         PostgresFailure.Kind.unreachable,
+         "cannot connect to PostgreSQL at db.example.com port 5432: No route to host"),
         ("connection to server at \"192.0.2.1\", port 5432 failed: Network is unreachable\n",
          .unreachable, "cannot connect to PostgreSQL at db.example.com port 5432: Network is unreachable"),
         ("could not translate host name \"db.example.com\" to address: Name or service not known\n",

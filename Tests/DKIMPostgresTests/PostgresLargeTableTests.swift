@@ -52,7 +52,8 @@ import Testing
 
         print("postgres 100k rows: loaded in " + String(format: "%.2f s", loading)
             + "; lookup without an index p50 " + String(format: "%.2f ms", scanning.p50)
-            + ", with one p50 " + String(format: "%.3f ms", indexed.p50) + " p99 " + String(format: "%.3f ms", indexed.p99)
+            + ", with one p50 " + String(format: "%.3f ms", indexed.p50)
+            + " p99 " + String(format: "%.3f ms", indexed.p99)
             + " (absent key p50 " + String(format: "%.3f ms", absent.p50) + "); all rows read in "
             + String(format: "%.2f s", reading))
         #expect(indexed.p50 < 2, "p50 \(indexed.p50) ms")

@@ -53,7 +53,7 @@ import Testing
         #expect(slowResults.events.count == 2)
         #expect(fastFailures.events.isEmpty)
         #expect(fastTimes.events.count > 20, "lookups kept being answered while the slow ones waited")
-        #expect(fastTimes.events.max() ?? 9 < 0.25, "the slowest fast lookup: \(fastTimes.events.max() ?? 0) s")
+        #expect(fastTimes.events.max() ?? 9 < 0.5, "the slowest fast lookup: \(fastTimes.events.max() ?? 0) s")
         #expect(outages.events.isEmpty, "a slow query is no outage")
         #expect(pool.outageReason == nil)
         // The timed-out queries were cancelled on the server, not left sleeping.
@@ -91,7 +91,8 @@ import Testing
         let slowest = failures.events.map(\.1).max() ?? 0
         #expect(slowest < 1, "the slowest failed lookup took \(slowest) s (the deadline was 3 s)")
         #expect(total < 3, "40 lookups failed in \(total) s")
-        print("postgres killed (\(via)): 40 lookups failed in " + String(format: "%.3f s, the slowest %.3f s", total, slowest))
+        print("postgres killed (\(via)): 40 lookups failed in "
+            + String(format: "%.3f s, the slowest %.3f s", total, slowest))
         #expect(outages.wait(2) { $0.count == 1 })
         guard case .began(let reason) = outages.events.first else { Issue.record("no outage began"); return }
         #expect(reason.contains(via == "tcp" ? "connection refused" : "no server listens"), "\(reason)")
