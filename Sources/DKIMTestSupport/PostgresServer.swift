@@ -103,15 +103,51 @@ public final class PostgresServer: @unchecked Sendable {
         if process.isRunning { kill() }
     }
 
-    /// A crash: SIGKILL to the postmaster and every backend (its process group, which it leads),
-    /// returning once the postmaster is gone. The files stay; `start` recovers them.
+    /// A crash: SIGKILL to the postmaster and to each of its processes (backends, checkpointer, …;
+    /// each leads a session of its own, PostgreSQL's children call setsid(), so they are found by
+    /// their parent pid), returning once they are gone. The files stay; `start` recovers them.
     public func kill() {
         guard let process, process.isRunning else { return }
-        Glibc.kill(-process.pid, SIGKILL)
+        let children = Self.children(of: process.pid)
+        Glibc.kill(process.pid, SIGKILL)
+        for child in children { Glibc.kill(child, SIGKILL) }
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        // Backends of a killed postmaster may outlive it for a moment; wait until none is left.
-        while Date() < deadline, Glibc.kill(-process.pid, 0) == 0 { usleep(10_000) }
+        while Date() < deadline, children.contains(where: Self.isAlive) { usleep(10_000) }
+    }
+
+    /// A hung server: SIGSTOP to the postmaster and its processes (`resume` sends SIGCONT). Its
+    /// sockets stay open: connections are accepted by the kernel and never answered.
+    public func freeze() { signalAll(SIGSTOP) }
+
+    public func resume() { signalAll(SIGCONT) }
+
+    private func signalAll(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        Glibc.kill(process.pid, signal)
+        for child in Self.children(of: process.pid) { Glibc.kill(child, signal) }
+    }
+
+    /// The processes whose parent is `pid` (from /proc/N/stat).
+    private static func children(of pid: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
+            guard let child = pid_t(name), let fields = stat(of: child), fields.parent == pid else { return nil }
+            return child
+        }
+    }
+
+    /// The state and parent of a process: /proc/N/stat is "pid (comm) state ppid …".
+    private static func stat(of pid: pid_t) -> (state: Character, parent: pid_t)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, let state = fields[0].first, let parent = pid_t(fields[1]) else { return nil }
+        return (state, parent)
+    }
+
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard let state = stat(of: pid)?.state else { return false }
+        return state != "Z" && state != "X"
     }
 
     public var pid: pid_t? { process?.isRunning == true ? process?.pid : nil }
