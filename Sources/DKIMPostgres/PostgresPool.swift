@@ -54,8 +54,6 @@ public final class PostgresPool: @unchecked Sendable {
         self.onOutage = onOutage
     }
 
-    deinit { idle.removeAll() }
-
     /// The reason connections are failing now, nil while they work.
     public var outageReason: String? {
         condition.lock()
