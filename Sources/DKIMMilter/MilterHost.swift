@@ -123,6 +123,8 @@ public final class MilterHost: Sendable {
     /// connections in flight (up to `drainSeconds`). Returns the process exit status.
     public func run(socket: String, umask mask: Int?, userID: String?, pidFile: String?, drainSeconds: Int = 30) -> Int32 {
         MilterHost.current.withLock { $0 = self }
+        let log = self.log
+        DatabaseKeys.log.withLock { $0 = { log.warning($0) } }
         let reloadThread = Thread { [self] in
             var set = sigset_t()
             sigemptyset(&set)

@@ -13,7 +13,14 @@ public enum MilterSetup {
     public static func policy(from c: MilterConfiguration, warnings: inout [String], metrics: MilterMetrics? = nil,
                               now: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) })
         throws(ConfigurationError) -> MilterPolicy {
-        let keys = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+        // A KeyTable or SigningTable in a database: looked up per author, nothing loaded at start.
+        let lazyKeys = c.usesDatabase ? try DatabaseKeys.store(c) : nil
+        var emptyConfiguration = c
+        emptyConfiguration.keyTable = nil
+        emptyConfiguration.signingTable = nil
+        emptyConfiguration.keysDirectory = "/nonexistent"
+        let keys = try KeyStore.load(lazyKeys == nil ? c : emptyConfiguration, loader: OpenSSLCryptoProvider(),
+                                     warnings: &warnings)
         let resolver: any TXTResolver
         var keyRecordResolver: (any TXTResolver)?
         if let file = c.testPublicKeys {
@@ -53,10 +60,10 @@ public enum MilterSetup {
                 throw ConfigurationError("Nameservers: \(error)")
             }
         }
-        if c.signs && keys.allKeys.isEmpty {
+        if c.signs && keys.allKeys.isEmpty && lazyKeys == nil {
             warnings.append("no signing keys found (\(c.keyTable ?? c.keyFile ?? c.keysDirectory)): verifying only; make one with: dkimkey generate SELECTOR --domain DOMAIN --keys-dir \(c.keysDirectory)")
         }
-        return MilterPolicy(configuration: c, keys: keys, resolver: resolver, keyRecordResolver: keyRecordResolver,
+        return MilterPolicy(configuration: c, keys: keys, lazyKeys: lazyKeys, resolver: resolver, keyRecordResolver: keyRecordResolver,
                             crypto: OpenSSLCryptoProvider(),
                             authservID: c.authservID ?? hostName(), now: now)
     }
@@ -66,6 +73,13 @@ public enum MilterSetup {
         let deadline = DispatchTime.now() + Double(max(1, policy.configuration.dnsTimeout)) * 2
         return PublishedKeyGuard.check(policy.keys, previous: nil, resolver: policy.keyRecordResolver,
                                        crypto: policy.crypto, deadline: deadline).store
+    }
+
+    /// `--check-config` of database tables: one line per table and per bad row; `ok` when none failed.
+    public static func checkDatabase(_ c: MilterConfiguration, all: Bool) -> (lines: [String], ok: Bool) {
+        let lines = DatabaseKeys.check(c, all: all)
+        let ok = lines.allSatisfy { $0.contains(": OK, ") && !$0.contains(" bad") || $0.contains(": note: ") }
+        return (lines, ok)
     }
 
     /// This host's name, the default authserv-id.

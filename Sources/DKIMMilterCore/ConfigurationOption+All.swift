@@ -28,13 +28,15 @@ extension ConfigurationOption {
             c.selector = v.text
         },
         ConfigurationOption("KeyFile", "the private key for Domain and Selector") { c, v in c.keyFile = try v.path() },
-        ConfigurationOption("KeyTable", "OpenDKIM's key table: NAME DOMAIN:SELECTOR:KEYFILE lines") { c, v in
-            c.keyTable = try v.path()
+        ConfigurationOption("KeyTable", "OpenDKIM's key table: a file of NAME DOMAIN:SELECTOR:KEYFILE lines, or a "
+                            + "PostgreSQL table (dsn:pgsql://… or pgsql:…), looked up as mail needs it") { c, v in
+            c.keyTable = MilterConfiguration.isDatabase(v.text) ? v.text : try v.path()
         },
-        ConfigurationOption("SigningTable", "OpenDKIM's signing table: address or domain to key name; refile: for patterns") {
+        ConfigurationOption("SigningTable", "OpenDKIM's signing table: address or domain to key name; refile: for patterns; "
+                            + "or a PostgreSQL table") {
             c, v in
             c.signingTableIsPattern = v.text.hasPrefix("refile:")
-            c.signingTable = try v.path()
+            c.signingTable = MilterConfiguration.isDatabase(v.text) ? v.text : try v.path()
         },
         ConfigurationOption("KeysDirectory", "with no tables: keys as DIR/DOMAIN/SELECTOR.pem (default Keys)") { c, v in
             c.keysDirectory = try v.path()

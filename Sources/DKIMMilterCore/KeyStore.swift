@@ -230,7 +230,7 @@ extension KeyStore {
     /// to `TextFile.maximumSize`. With `safety` (RequireSafeKeys), a link is not followed
     /// (O_NOFOLLOW) and the owner, the mode and the directories above are checked as
     /// `KeyFileSafety` says.
-    static func loadKey(_ path: String, loader: any PrivateKeyLoader, safety: KeyFileSafety?, minimumBits: Int,
+    public static func loadKey(_ path: String, loader: any PrivateKeyLoader, safety: KeyFileSafety?, minimumBits: Int,
                         context: String) throws(ConfigurationError) -> any DKIMSigningKey {
         let user = safety?.userName ?? KeyFileSafety.name(of: geteuid())
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (safety == nil ? 0 : O_NOFOLLOW))

@@ -103,6 +103,16 @@ public struct MilterConfiguration: Sendable {
 
     public init() {}
 
+    /// Whether a KeyTable or SigningTable value names a database table (`dsn:…`, `pgsql:…`).
+    public static func isDatabase(_ value: String) -> Bool {
+        value.hasPrefix("dsn:") || value.hasPrefix("pgsql:")
+    }
+
+    /// Whether keys are looked up per author in datasets rather than loaded at start.
+    public var usesDatabase: Bool {
+        keyTable.map(Self.isDatabase) == true || signingTable.map(Self.isDatabase) == true
+    }
+
     /// The socket used when none is configured: a unix socket in a directory only root, the
     /// milter's user and group postfix can enter (see `MilterSocketDirectory`). The milter protocol
     /// has no authentication, so a TCP socket, even on 127.0.0.1, lets every local user have any

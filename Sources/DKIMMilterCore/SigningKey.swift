@@ -35,7 +35,7 @@ extension SigningKey {
     /// signer's own rule so that a key that loads can sign; `%` is OpenDKIM's KeyTable stand-in
     /// for the author's domain. A name such as `x;y=z.example` would otherwise end up inside
     /// the DKIM-Signature tag list.
-    static func domainProblem(_ domain: String, allowsAuthorDomain: Bool = false) -> String? {
+    public static func domainProblem(_ domain: String, allowsAuthorDomain: Bool = false) -> String? {
         if allowsAuthorDomain && domain == "%" { return nil }
         guard !DomainName.isValid(domain) else { return nil }
         return "\"\(domain)\" is not a domain name (RFC 6376 §3.5: labels of letters, digits and hyphens "
@@ -45,7 +45,7 @@ extension SigningKey {
     /// Why `selector` cannot be the `s=` of a key, or nil when it can. RFC 6376 §3.1: a selector
     /// is sub-domain labels separated by dots, such as mail2026 or 2026.eu (an underscore is
     /// accepted too, as `TagValueSyntax.isSelector` explains).
-    static func selectorProblem(_ selector: String) -> String? {
+    public static func selectorProblem(_ selector: String) -> String? {
         guard !DomainName.isValid(selector, requireDot: false) else { return nil }
         return "\"\(selector)\" is not a selector (RFC 6376 §3.1: labels of letters, digits, hyphens or "
             + "underscores separated by dots, such as mail2026)"

@@ -26,6 +26,9 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "Check a configuration file (keys readable and valid, tables consistent), then exit.")
     var checkConfig: String?
 
+    @Flag(help: "With --check-config and a database KeyTable or SigningTable: check every row, not a sample.")
+    var all = false
+
     @Option(help: "The key store used without a configuration file.")
     var keysDir: String = "Keys"
 
@@ -88,6 +91,11 @@ struct DKIMMilterCommand: ParsableCommand {
                 let policy = try MilterSetup.policy(from: c, warnings: &warnings)
                 for w in warnings { FileHandle.standardError.write(Data("dkim-milter: warning: \(w)\n".utf8)) }
                 print("\(path): OK — mode \(c.signs ? "s" : "")\(c.verifies ? "v" : ""), socket \(c.socket), \(policy.keys.allKeys.count) signing key(s)")
+                if c.usesDatabase {
+                    let (lines, ok) = MilterSetup.checkDatabase(c, all: all)
+                    for line in lines { print("  " + line) }
+                    if !ok { throw ExitCode(1) }
+                }
                 let checked = MilterSetup.checkedKeys(policy)
                 for k in checked.allKeys {
                     let published = k.domain == "%" ? "not checked (% stands for the author's domain)"
@@ -96,6 +104,8 @@ struct DKIMMilterCommand: ParsableCommand {
                     print("  \(k.domain) s=\(k.selector) \(k.algorithm.rawValue) (\(k.key.bitCount) bits) from \(k.path): "
                         + "\(k.lifecycle.rawValue), \(published)\(signs)")
                 }
+            } catch let code as ExitCode {
+                throw code
             } catch {
                 FileHandle.standardError.write(Data("dkim-milter: \(error)\n".utf8))
                 throw ExitCode(1)
