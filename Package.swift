@@ -50,7 +50,7 @@ let package = Package(
         // A milter-protocol client that speaks to a milter as Postfix does (tests, benchmarks).
         .target(name: "MilterClient"),
         // The benchmark: the same load against dkim-milter and OpenDKIM, and the library alone.
-        .target(name: "MilterBench", dependencies: ["DKIM", "DKIMOpenSSL", "MilterClient"]),
+        .target(name: "MilterBench", dependencies: ["DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport"]),
         .executableTarget(name: "dkim-bench", dependencies: [
             "MilterBench", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMMilter", "DKIMMilterCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
