@@ -66,6 +66,12 @@ enum MilterCallbacks {
         smfi_main()
     }
 
+    /// Asks libmilter's accept loop to end, as its own SIGTERM handling does: the listening
+    /// socket is closed at once and `serve()` returns within libmilter's 5 s poll.
+    static func stop() {
+        _ = smfi_stop()
+    }
+
     // MARK: Context
 
     /// Runs a callback body counted as in flight, so that shutdown waits for it.

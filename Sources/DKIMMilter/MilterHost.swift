@@ -20,6 +20,8 @@ public final class MilterHost: Sendable {
     /// The milter's numbers (exported by `MetricsEndpoint` when MetricsListen is set).
     public let metrics: MilterMetrics
     let reload: @Sendable () throws -> MilterPolicy
+    /// systemd's notification socket (Type=notify): ready, reloading, stopping.
+    let notifier = SystemdNotifier()
 
     /// - Parameters:
     ///   - policy: the configuration to serve.
@@ -75,6 +77,8 @@ public final class MilterHost: Sendable {
 
     /// Reloads keys and configuration; a bad new configuration keeps the old one.
     public func reloadNow() {
+        notifier.reloading()
+        defer { notifier.reloaded(status: "Serving: \(currentPolicy.keys.allKeys.count) signing key(s)") }
         do {
             // A key file that has vanished is a mistake far more often than a way to retire a key:
             // keep signing with what runs, and say so.
@@ -129,9 +133,14 @@ public final class MilterHost: Sendable {
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGUSR1)
+            // SIGTERM too, to tell systemd at once (libmilter's own thread may take it instead:
+            // then STOPPING=1 goes when its loop ends).
+            sigaddset(&set, SIGTERM)
             while true {
                 var signal: Int32 = 0
-                if sigwait(&set, &signal) == 0 && signal == SIGUSR1 { self.reloadNow() }
+                guard sigwait(&set, &signal) == 0 else { continue }
+                if signal == SIGUSR1 { self.reloadNow() }
+                if signal == SIGTERM { self.notifier.stopping(); MilterCallbacks.stop() }
             }
         }
         reloadThread.start()
@@ -183,7 +192,10 @@ public final class MilterHost: Sendable {
         log.info("listening on \(socket)")
         startKeyChecks()
         if socket.lowercased().hasPrefix("inet") { TCPNoDelay.catchEarlyConnections() }
+        // The socket listens (connections wait in its backlog until libmilter accepts them).
+        notifier.ready(status: "Listening on \(socket): \(currentPolicy.keys.allKeys.count) signing key(s)")
         let status = withExtendedLifetime(registration) { MilterCallbacks.serve() }
+        notifier.stopping()
         // libmilter does not wait for work in flight: let every running callback finish (a
         // message at end of message gets its signature or its header and reply). Connections idle
         // between two commands are no longer served by libmilter's workers once it stops; the MTA

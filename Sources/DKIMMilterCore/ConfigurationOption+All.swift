@@ -13,7 +13,9 @@ extension ConfigurationOption {
             c.verifies = m.contains("v")
         },
         ConfigurationOption("Socket", "where libmilter listens: local:/path, inet:PORT@HOST, inet6:PORT@HOST "
-                            + "(default \(MilterConfiguration.defaultSocket); TCP lets any local user have mail signed)") { c, v in
+                            + "(default \(MilterConfiguration.defaultSocket); TCP lets any local user have mail "
+                            + "signed), or auto: \(MilterConfiguration.chrootedPostfixSocket) when master.cf runs "
+                            + "smtpd or cleanup chrooted, else the default") { c, v in
             try MilterSocketAddress.validate(v.text)
             c.socket = v.text
         },

@@ -10,7 +10,7 @@ public struct ConfigurationSource: Sendable {
     public var testRecords: String?
     public var nameserver: String?
     public var metricsListen: String?
-    /// Without a file: how Postfix is set up (decides the default socket).
+    /// How Postfix is set up: decides the socket without a file, or with `Socket auto`.
     public var chroot = PostfixChroot.none
 
     public init(file: String? = nil) {
@@ -30,6 +30,9 @@ public struct ConfigurationSource: Sendable {
         if let socket {
             try MilterSocketAddress.validate(socket)
             c.socket = socket
+        }
+        if c.socket == MilterConfiguration.automaticSocket {
+            c.socket = MilterConfiguration.zeroConfigurationSocket(chroot: chroot)
         }
         if let testRecords { c.testPublicKeys = testRecords }
         if let nameserver { c.nameservers = [nameserver] }

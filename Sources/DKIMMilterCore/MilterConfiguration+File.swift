@@ -54,8 +54,10 @@ extension MilterConfiguration {
 
 /// The socket syntax OpenDKIM and libmilter use.
 public enum MilterSocketAddress {
-    /// Checks `local:/path`, `unix:/path`, `inet:PORT[@HOST]`, `inet6:PORT[@HOST]`.
+    /// Checks `local:/path`, `unix:/path`, `inet:PORT[@HOST]`, `inet6:PORT[@HOST]`, or
+    /// `auto` (`MilterConfiguration.automaticSocket`).
     public static func validate(_ spec: String) throws(ConfigurationError) {
+        if spec == MilterConfiguration.automaticSocket { return }
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2 else {
             throw ConfigurationError("\"\(spec)\" is not a socket such as local:/run/dkim-milter/dkim-milter.sock or inet:8891@127.0.0.1")

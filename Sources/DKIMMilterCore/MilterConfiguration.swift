@@ -123,6 +123,11 @@ public struct MilterConfiguration: Sendable {
     /// (Debian's master.cf) can reach it, as `unix:/dkim-milter/dkim-milter.sock`.
     public static let chrootedPostfixSocket = "local:\(PostfixChroot.queueDirectory)/dkim-milter/dkim-milter.sock"
 
+    /// `Socket auto`: the socket of a run without configuration (`zeroConfigurationSocket`), chosen
+    /// when the configuration is loaded. The packaged configuration says so, which makes a stock
+    /// Debian Postfix (chrooted) and one that is not both work without an edit.
+    public static let automaticSocket = "auto"
+
     /// The socket of a run without configuration and without --socket: `defaultSocket`, or
     /// `chrootedPostfixSocket` when master.cf runs smtpd or cleanup chrooted, so that the lines
     /// printed for main.cf work on a stock Debian Postfix.

@@ -47,8 +47,10 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (overrides MetricsListen; a port alone: 127.0.0.1).")
     var metricsListen: String?
 
-    @Option(help: ArgumentHelp("List every configuration option (honoured or ignored, and why), then exit.",
-                               valueName: "text|markdown"))
+    @Option(help: ArgumentHelp("""
+        List every configuration option (honoured or ignored, and why), then exit: as text, as the lists \
+        of contrib/MIGRATING.md, or as the manual page dkim-milter.conf(5) (dated by SOURCE_DATE_EPOCH if set).
+        """, valueName: "text|markdown|man"))
     var listOptions: String?
 
     @Flag(name: .customShort("f"), help: "Run in the foreground (always the case; accepted for OpenDKIM compatibility).")
@@ -64,6 +66,16 @@ struct DKIMMilterCommand: ParsableCommand {
         }
     }
 
+    /// The date of the generated manual page: SOURCE_DATE_EPOCH's (reproducible builds), else today's.
+    static func manualDate() -> String {
+        let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap(TimeInterval.init)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "MMMM d, yyyy"
+        return formatter.string(from: epoch.map { Date(timeIntervalSince1970: $0) } ?? Date())
+    }
+
     /// The configuration file (or none) and the overrides given here, read at start and at reload.
     func source(file: String?) -> ConfigurationSource {
         var source = ConfigurationSource(file: file)
@@ -72,16 +84,18 @@ struct DKIMMilterCommand: ParsableCommand {
         source.testRecords = testRecords
         source.nameserver = nameserver
         source.metricsListen = metricsListen
-        if file == nil { source.chroot = PostfixChroot.installed() }
+        source.chroot = PostfixChroot.installed()
         return source
     }
 
     func run() throws {
         if let format = listOptions {
-            guard format == "text" || format == "markdown" else {
-                throw ValidationError("--list-options takes text or markdown")
+            switch format {
+            case "text": print(ConfigurationOption.text())
+            case "markdown": print(ConfigurationOption.markdown(), terminator: "")
+            case "man": print(ConfigurationOption.manual(date: Self.manualDate()), terminator: "")
+            default: throw ValidationError("--list-options takes text, markdown or man")
             }
-            print(format == "text" ? ConfigurationOption.text() : ConfigurationOption.markdown(), terminator: format == "text" ? "\n" : "")
             return
         }
         if let path = checkConfig {
