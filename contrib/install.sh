@@ -57,7 +57,9 @@ top=${top%/}
 # machine they run on needs no Swift runtime (its own scratch path: the debug build stays as it is).
 if [ -z "$bindir" ]; then
     for product in dkim-milter dkimkey; do
-        swift build -c release --static-swift-stdlib --scratch-path .build-deb/swift --product "$product" >&2
+        # -z now: all symbols bound at start (full RELRO, with -z relro, the linker's default).
+        swift build -c release --static-swift-stdlib -Xlinker -z -Xlinker now \
+            --scratch-path .build-deb/swift --product "$product" >&2
     done
     bindir=.build-deb/swift/release
 fi
@@ -78,11 +80,41 @@ mkdir -p "$generated/man1" "$generated/man5" "$generated/man8" "$generated/compl
 "$generator" "$bindir/dkimkey" --multi-page --section 1 --date "$day" --output-directory "$generated/man1"
 "$generator" "$bindir/dkim-milter" --section 8 --date "$day" --output-directory "$generated/man8"
 rm -f "$generated"/man1/*.help.1 "$generated"/man8/*.help.8
+# A subcommand's page is named as git names its own (dkimkey-check(1)), so that whatis can read
+# its NAME line; its synopsis still shows the command as typed (dkimkey check).
+for page in "$generated"/man1/dkimkey.*.1; do
+    sub=$(basename "$page" .1 | sed 's/^dkimkey\.//')
+    sed -e "s/^\.Dt DKIMKEY\.[A-Z]* 1/.Dt DKIMKEY-$(echo "$sub" | tr a-z A-Z) 1/" \
+        -e "s/^\.Nm \"dkimkey $sub\"$/.Nm dkimkey-$sub/" -e "s/^\.Nm$/.Nm dkimkey $sub/" \
+        "$page" > "$generated/man1/dkimkey-$sub.1"
+    rm "$page"
+done
+# dkim-milter takes no subcommand (the generator counts the implicit help).
+sed -i '/^\.Ar subcommand$/d' "$generated/man8/dkim-milter.8"
 "$bindir/dkim-milter" --list-options man > "$generated/man5/dkim-milter.conf.5"
+# SEE ALSO: the generator's list (with dotted names) replaced by the installed pages' names.
+see_also() { # see_also PAGE NAME(SECTION)...
+    page=$1; shift
+    sed -i '/^\.Sh "SEE ALSO"/,$d' "$page"
+    [ -z "$(tail -c 1 "$page")" ] || echo >> "$page"
+    echo '.Sh "SEE ALSO"' >> "$page"
+    while [ $# -gt 0 ]; do
+        ref=$(echo "$1" | sed 's/(\(.*\))$/ \1/')
+        if [ $# -gt 1 ]; then echo ".Xr $ref ," >> "$page"; else echo ".Xr $ref" >> "$page"; fi
+        shift
+    done
+}
+subpages=$(for p in "$generated"/man1/dkimkey-*.1; do printf '%s(1) ' "$(basename "$p" .1)"; done)
+# shellcheck disable=SC2086 # one word per page
+see_also "$generated/man1/dkimkey.1" $subpages "dkim-milter(8)"
+for page in "$generated"/man1/dkimkey-*.1; do see_also "$page" "dkimkey(1)"; done
+see_also "$generated/man8/dkim-milter.8" "dkimkey(1)" "dkim-milter.conf(5)"
 for program in dkim-milter dkimkey; do
     for shell in bash zsh fish; do
         "$bindir/$program" --generate-completion-script "$shell" > "$generated/completions/$program.$shell"
     done
+    # A completion is sourced, not run: no #! line (lintian: bash-completion-with-hashbang).
+    sed -i '1{/^#!/d}' "$generated/completions/$program.bash"
 done
 
 # Files. install(1) replaces a file only by a copy, so a rerun leaves the same files.

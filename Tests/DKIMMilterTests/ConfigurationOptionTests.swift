@@ -91,4 +91,24 @@ import Testing
         let z = try zero.load(warnings: &warnings)
         #expect(z.keysDirectory == dir && z.socket == MilterConfiguration.defaultSocket)
     }
+
+    /// dkim-milter.conf(5) is the table too: every option under its name with its line, the
+    /// ignored ones after the honoured ones, and man(1) renders it without a warning.
+    @Test func theManualPageListsEveryOptionWithItsLineAndRendersCleanly() throws {
+        let page = ConfigurationOption.manual(date: "December 1, 2026")
+        #expect(page.hasPrefix(".Dd December 1, 2026\n.Dt DKIM-MILTER.CONF 5\n"))
+        let ignoredAt = try #require(page.range(of: ".Ss Accepted but not applied"))
+        for option in ConfigurationOption.all {
+            let entry = try #require(page.range(of: ".It Cm \(option.name)\n\(ConfigurationOption.roffText(option.doc))\n"),
+                                     "\(option.name)")
+            #expect((entry.lowerBound > ignoredAt.lowerBound) == (option.status != .honoured), "\(option.name)")
+        }
+        #expect(ConfigurationOption.roffText(".a \\ b") == "\\&.a \\e b")
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try page.write(toFile: dir + "/dkim-milter.conf.5", atomically: true, encoding: .utf8)
+        let man = try ProcessRunner.run("/usr/bin/man", ["--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z",
+                                                          dir + "/dkim-milter.conf.5"])
+        #expect(man.status == 0 && man.stderr.isEmpty, "\(man.stderr)")
+    }
 }

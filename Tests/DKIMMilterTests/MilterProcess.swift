@@ -21,11 +21,15 @@ final class MilterProcess: @unchecked Sendable {
     /// - Parameters:
     ///   - executable: dkim-milter by default; OpenDKIM's `/usr/sbin/opendkim` for comparisons.
     ///   - socketOption: how the program is told its socket (`--socket` for dkim-milter, `-p` for opendkim).
+    ///   - environment: added to the test's own environment (NOTIFY_SOCKET, for instance).
     init(executable: String = MilterProcess.executable, arguments: [String], socket: String,
-         socketOption: String = "--socket", waitForSocket: Bool = true) throws {
+         socketOption: String = "--socket", waitForSocket: Bool = true, environment: [String: String] = [:]) throws {
         self.socket = socket
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments + [socketOption, socket]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardError = errors
         process.standardOutput = errors
         errors.fileHandleForReading.readabilityHandler = { [weak self] h in

@@ -100,4 +100,22 @@ import Testing
             #expect(text.contains(words), "\(text)")
         }
     }
+
+    /// `Socket auto` (the packaged configuration): the socket a run without configuration uses,
+    /// chosen from master.cf when the file is loaded, at start and at every reload.
+    @Test func socketAutoFollowsMasterCfLikeARunWithoutConfiguration() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        try "Socket auto\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        var source = ConfigurationSource(file: dir + "/c.conf")
+        var warnings: [String] = []
+        source.chroot = PostfixChroot(masterCf: Self.debianMasterCf)
+        #expect(try source.load(warnings: &warnings).socket == "local:/var/spool/postfix/dkim-milter/dkim-milter.sock")
+        source.chroot = .none
+        #expect(try source.load(warnings: &warnings).socket == MilterConfiguration.defaultSocket)
+        source.socket = "auto"
+        source.chroot = PostfixChroot(smtpd: false, cleanup: true)
+        #expect(try source.load(warnings: &warnings).socket == MilterConfiguration.chrootedPostfixSocket)
+        #expect(warnings.isEmpty, "\(warnings)")
+    }
 }
