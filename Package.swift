@@ -90,6 +90,9 @@ let package = Package(
                                                             .product(name: "MetricsTestKit", package: "swift-metrics"), "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
         .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),
+        // The .deb, the unit and contrib/install.sh, installed into fresh Debian 12 roots (run apart
+        // by contrib/test.sh: it builds a release and needs root, debootstrap and Debian's mirror).
+        .testTarget(name: "PackagingTests", dependencies: ["DKIMTestSupport", "DKIMMilterCore", "MilterClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -164,7 +164,7 @@ fi
 in_system() { if [ -n "$root" ]; then chroot "$root" "$@"; else "$@"; fi; }
 if ! in_system getent passwd dkim-milter >/dev/null; then
     if command -v systemd-sysusers >/dev/null 2>&1; then
-        systemd-sysusers ${root:+--root="$root"} "$top$sysusersdir/dkim-milter.conf"
+        systemd-sysusers ${root:+--root="$root"} dkim-milter.conf
     else
         in_system useradd --system --user-group --home-dir /nonexistent --no-create-home \
             --shell /usr/sbin/nologin --comment "DKIM signing and verification milter" dkim-milter
