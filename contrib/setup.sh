@@ -27,6 +27,15 @@ packages=(
   libpq-dev           # libpq: the PostgreSQL client library behind DKIMPostgres
   libopendbx1-pgsql   # OpenDKIM's SQL driver (OpenDBX for PostgreSQL), for comparison tests
   pkg-config
+  # The package (contrib/debian/build-deb.sh, contrib/install.sh) and its tests (PackagingTests):
+  libcurl4-openssl-dev  # -lcurl for the static release build: FlyingFox imports FoundationNetworking
+  dpkg-dev            # dpkg-shlibdeps (the .deb's Depends) and dpkg-deb
+  binutils            # strip, readelf
+  xz-utils            # the .deb's compression
+  man-db              # man --warnings on the generated manual pages
+  lintian             # the .deb checked as Debian checks packages
+  debootstrap         # fresh Debian 12 roots the tests install the .deb into
+  systemd             # systemd-analyze verify and security on the unit (never booted here)
 )
 
 missing=()
