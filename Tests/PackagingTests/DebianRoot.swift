@@ -22,21 +22,23 @@ final class DebianRoot {
         }
     }
 
-    /// The command line that runs `command` inside the root with /proc mounted.
-    func chrootCommand(_ command: [String]) -> [String] {
-        ["--mount", "--propagation", "private", "/bin/sh", "-c",
-         "mount -t proc proc \"$0/proc\" && exec chroot \"$0\" \"$@\"", path] + command
+    /// The command line (for unshare) that runs `command` inside the root with /proc mounted, in a
+    /// network namespace of its own unless `network` (only apt needs Debian's mirror): what runs
+    /// there, the milter's DNS lookups included, reaches no address but its own loopback.
+    func chrootCommand(_ command: [String], network: Bool = false) -> [String] {
+        ["--mount", "--propagation", "private"] + (network ? [] : ["--net"])
+            + ["/bin/sh", "-c", "mount -t proc proc \"$0/proc\" && exec chroot \"$0\" \"$@\"", path] + command
     }
 
     /// Runs `command` inside the root (as root, PATH of a root shell); fails the test on a non-zero
     /// exit unless `check` is false.
     @discardableResult
     func run(_ command: [String], input: String = "", check: Bool = true, timeout: TimeInterval = 300,
-             environment: [String: String] = [:]) throws -> ProcessRunner.Result {
+             environment: [String: String] = [:], network: Bool = false) throws -> ProcessRunner.Result {
         var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                    "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root"]
         env.merge(environment) { $1 }
-        let r = try ProcessRunner.run("/usr/bin/unshare", chrootCommand(command), input: Array(input.utf8),
+        let r = try ProcessRunner.run("/usr/bin/unshare", chrootCommand(command, network: network), input: Array(input.utf8),
                                       environment: env, timeout: timeout)
         if check && (r.status != 0 || r.timedOut) {
             throw Failure(description: "in the root: \(command.joined(separator: " ")) exited \(r.status)"
@@ -65,12 +67,12 @@ final class DebianRoot {
         _ = try ProcessRunner.run("/bin/sh", ["-c", "cp -n \"$0\"/*.deb \"$1\"/ 2>/dev/null || true", Self.archives, inside])
         if !debconf.isEmpty { try run(["debconf-set-selections"], input: debconf) }
         if !FileManager.default.fileExists(atPath: path + "/var/lib/apt/lists/updated") {
-            try run(["apt-get", "update", "-qq"], timeout: 600)
+            try run(["apt-get", "update", "-qq"], timeout: 600, network: true)
             FileManager.default.createFile(atPath: path + "/var/lib/apt/lists/updated", contents: nil)
         }
         try run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
                  "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"] + packages,
-                timeout: 900)
+                timeout: 900, network: true)
         _ = try ProcessRunner.run("/bin/sh", ["-c", "cp -n \"$0\"/*.deb \"$1\"/ 2>/dev/null || true", inside, Self.archives])
     }
 

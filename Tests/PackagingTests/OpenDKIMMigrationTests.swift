@@ -40,6 +40,11 @@ extension Packaging {
             let record = Self.txtValue(try #require(root.read("/etc/dkimkeys/mail.txt")))
             let keyBefore = try #require(root.read("/etc/dkimkeys/mail.private"))
             try root.copy(deb, to: "/root/" + (deb as NSString).lastPathComponent)
+            // The recipe runs without a network (nothing in it may reach DNS): its apt-get finds the
+            // package's dependencies already there.
+            let depends = try DebianPackages.field(deb, "Depends").split(separator: ",")
+                .compactMap { $0.split(separator: " ").first.map(String.init) }
+            try root.aptInstall(depends)
             try root.sh("""
                 printf '#!/bin/sh\\necho "$*" >> /root/systemctl.log\\n' > /usr/local/sbin/systemctl
                 chmod 0755 /usr/local/sbin/systemctl
