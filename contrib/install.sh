@@ -150,6 +150,10 @@ for doc in README.md contrib/MIGRATING.md; do
 done
 put 0644 contrib/postfix/main.cf "$sharedir/doc/dkim-milter/examples/postfix-main.cf"
 put 0644 contrib/dkim-milter.conf.example "$sharedir/doc/dkim-milter/examples/dkim-milter.conf.example"
+# Key rotation under a timer: examples, as their domain and publishing method are yours to write.
+for unit in dkimkey-rotate.service dkimkey-rotate.timer; do
+    [ ! -e "contrib/systemd/$unit" ] || put 0644 "contrib/systemd/$unit" "$sharedir/doc/dkim-milter/examples/$unit"
+done
 # The configuration: the admin's copy is never replaced; a different new one lands beside it.
 install -d -m 0755 "$top$confdir"
 if [ ! -e "$top$confdir/dkim-milter.conf" ]; then
