@@ -111,4 +111,17 @@ import Testing
                                                           dir + "/dkim-milter.conf.5"])
         #expect(man.status == 0 && man.stderr.isEmpty, "\(man.stderr)")
     }
+
+    /// The configuration the package installs (contrib/dkim-milter.conf) uses only honoured options
+    /// and parses without a warning.
+    @Test func thePackagedConfigurationParsesWithoutWarnings() throws {
+        let text = try String(contentsOfFile: Fixtures.repositoryRoot + "/contrib/dkim-milter.conf", encoding: .utf8)
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let name = String(line.split(separator: " ").first ?? "")
+            #expect(ConfigurationOption.named(name)?.status == .honoured, "\(name)")
+        }
+        let (c, warnings) = try parse(text)
+        #expect(warnings.isEmpty, "\(warnings)")
+        #expect(c.socket == MilterConfiguration.automaticSocket && c.keysDirectory == "/etc/dkim-milter/keys")
+    }
 }

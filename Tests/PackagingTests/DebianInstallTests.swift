@@ -39,7 +39,8 @@ extension Packaging {
             #expect(user.uid < 1000 && root.read("/etc/passwd")?.contains(":/nonexistent:/usr/sbin/nologin") == true)
             let store = try #require(root.stat(Self.keys))
             #expect(store.st_uid == user.uid && store.st_mode & 0o7777 == 0o700)
-            #expect(root.stat("/run/dkim-milter").map { $0.st_mode & 0o7777 == 0o2750 && $0.st_uid == user.uid } == true)
+            #expect(root.stat("/run/dkim-milter").map { $0.st_mode & 0o7777 == 0o2750 && $0.st_uid == user.uid }
+                    == true)
             // The admin makes a key as the service user, then starts the service.
             let made = try root.run(["runuser", "-u", "dkim-milter", "--", "dkimkey", "generate", "pkg2026",
                                      "--domain", "example.com", "--keys-dir", Self.keys])
@@ -47,14 +48,16 @@ extension Packaging {
             let service = try InstalledService(in: root)
             defer { service.stop() }
             let socket = try #require(root.stat("/run/dkim-milter/dkim-milter.sock"))
-            #expect(socket.st_mode & 0o777 == 0o660 && socket.st_uid == user.uid, "mode \(String(socket.st_mode, radix: 8))")
+            #expect(socket.st_mode & 0o777 == 0o660 && socket.st_uid == user.uid,
+                    "mode \(String(socket.st_mode, radix: 8))")
             let signed = try SigningCheck.sign(socket: service.socket("/run/dkim-milter/dkim-milter.sock"))
             #expect(String(decoding: signed, as: UTF8.self).hasPrefix("DKIM-Signature:"))
             #expect(try SigningCheck.dkimpy(signed, name: "pkg2026._domainkey.example.com", record: record) == "1 pass")
             let status = (try? String(contentsOfFile: "/proc/\(service.process.pid)/status", encoding: .utf8)) ?? ""
             let ids = status.split(separator: "\n").filter { $0.hasPrefix("Uid:") || $0.hasPrefix("CapEff:")
                 || $0.hasPrefix("NoNewPrivs:") }.joined(separator: " ")
-            #expect(ids == "Uid:\t\(user.uid)\t\(user.uid)\t\(user.uid)\t\(user.uid) CapEff:\t0000000000000000 NoNewPrivs:\t1",
+            let uid = "\(user.uid)"
+            #expect(ids == "Uid:\t\(uid)\t\(uid)\t\(uid)\t\(uid) CapEff:\t0000000000000000 NoNewPrivs:\t1",
                     "the milter runs as its user with no capability: \(ids)")
             #expect(service.stop(), "STOPPING=1 and a clean exit at SIGTERM: \(service.log)")
         }

@@ -23,7 +23,8 @@ enum DebianPackages {
             // The second only serves the upgrade: zstd makes it in a second rather than xz's minute.
             for (revision, compression) in [("1", "xz"), ("2", "zstd")] {
                 let r = try ProcessRunner.run(Fixtures.repositoryRoot + "/contrib/debian/build-deb.sh",
-                                              ["--revision", revision, "--output", output, "--compression", compression],
+                                              ["--revision", revision, "--output", output,
+                                               "--compression", compression],
                                               currentDirectory: Fixtures.repositoryRoot, timeout: 1800)
                 guard r.status == 0, let deb = r.stdoutText.split(separator: "\n").last else {
                     throw DebianRoot.Failure(description: "build-deb.sh failed (\(r.status)): \(r.stderr.suffix(4000))")

@@ -11,6 +11,7 @@ final class DebianRoot {
 
     let path: String
     static let archives = Fixtures.repositoryRoot + "/.build-deb/apt-archives"
+    private static let copyDebs = "cp -n \"$0\"/*.deb \"$1\"/ 2>/dev/null || true"
 
     init() throws {
         path = NSTemporaryDirectory() + "dkim-root-" + UUID().uuidString
@@ -38,7 +39,8 @@ final class DebianRoot {
         var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                    "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root"]
         env.merge(environment) { $1 }
-        let r = try ProcessRunner.run("/usr/bin/unshare", chrootCommand(command, network: network), input: Array(input.utf8),
+        let r = try ProcessRunner.run("/usr/bin/unshare", chrootCommand(command, network: network),
+                                      input: Array(input.utf8),
                                       environment: env, timeout: timeout)
         if check && (r.status != 0 || r.timedOut) {
             throw Failure(description: "in the root: \(command.joined(separator: " ")) exited \(r.status)"
@@ -64,7 +66,7 @@ final class DebianRoot {
     func aptInstall(_ packages: [String], debconf: String = "") throws {
         try FileManager.default.createDirectory(atPath: Self.archives, withIntermediateDirectories: true)
         let inside = path + "/var/cache/apt/archives"
-        _ = try ProcessRunner.run("/bin/sh", ["-c", "cp -n \"$0\"/*.deb \"$1\"/ 2>/dev/null || true", Self.archives, inside])
+        _ = try ProcessRunner.run("/bin/sh", ["-c", Self.copyDebs, Self.archives, inside])
         if !debconf.isEmpty { try run(["debconf-set-selections"], input: debconf) }
         if !FileManager.default.fileExists(atPath: path + "/var/lib/apt/lists/updated") {
             try run(["apt-get", "update", "-qq"], timeout: 600, network: true)
@@ -73,7 +75,7 @@ final class DebianRoot {
         try run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
                  "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"] + packages,
                 timeout: 900, network: true)
-        _ = try ProcessRunner.run("/bin/sh", ["-c", "cp -n \"$0\"/*.deb \"$1\"/ 2>/dev/null || true", inside, Self.archives])
+        _ = try ProcessRunner.run("/bin/sh", ["-c", Self.copyDebs, inside, Self.archives])
     }
 
     /// A copy of a host file at `target` inside the root (its folder made); returns the inside path.

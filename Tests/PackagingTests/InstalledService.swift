@@ -50,7 +50,8 @@ final class InstalledService {
         let environment = ["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
                            "NOTIFY_SOCKET=/run/dkim-test-notify.sock"]
         process = try SpawnedProcess("/usr/bin/unshare",
-                                     root.chrootCommand(environment + asService + start.split(separator: " ").map(String.init)),
+                                     root.chrootCommand(environment + asService
+                                                        + start.split(separator: " ").map(String.init)),
                                      output: logPath)
         guard notify.receive(until: "READY=1", timeout: 60) != nil else {
             process.stop()
@@ -105,15 +106,17 @@ enum SigningCheck {
         defer { Fixtures.removeTemporaryDirectory(dir) }
         try "\(name)\t\(record)\n".write(toFile: dir + "/records.txt", atomically: true, encoding: .utf8)
         try Data(signed).write(to: URL(fileURLWithPath: dir + "/signed.eml"))
-        let r = try ProcessRunner.run("/usr/bin/python3", [Fixtures.repositoryRoot + "/Tests/InteropTests/Scripts/dkimpy_oracle.py",
-                                                           "verify", "--records", dir + "/records.txt", "-v", dir + "/signed.eml"])
+        let oracle = Fixtures.repositoryRoot + "/Tests/InteropTests/Scripts/dkimpy_oracle.py"
+        let r = try ProcessRunner.run("/usr/bin/python3", [oracle, "verify", "--records", dir + "/records.txt", "-v",
+                                                           dir + "/signed.eml"])
         return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) + (r.status == 0 ? "" : " (\(r.stderr))")
     }
 
     /// The TXT value `dkimkey generate` prints for a web DNS panel (the line after the prompt).
     static func record(fromGenerateOutput out: String) -> String? {
         let lines = out.split(separator: "\n").map(String.init)
-        guard let i = lines.firstIndex(where: { $0.contains("paste this value as one line") }), i + 1 < lines.count else {
+        guard let i = lines.firstIndex(where: { $0.contains("paste this value as one line") }),
+              i + 1 < lines.count else {
             return nil
         }
         return lines[i + 1]

@@ -34,8 +34,10 @@ extension Packaging {
             try root.sh("""
                 opendkim-genkey -D /etc/dkimkeys -d example.com -s mail
                 chown opendkim:opendkim /etc/dkimkeys/mail.private
-                printf 'Domain example.com\\nSelector mail\\nKeyFile /etc/dkimkeys/mail.private\\n' >> /etc/opendkim.conf
-                postconf -e 'smtpd_milters = unix:/opendkim/opendkim.sock' 'non_smtpd_milters = unix:/opendkim/opendkim.sock'
+                printf 'Domain example.com\\nSelector mail\\nKeyFile /etc/dkimkeys/mail.private\\n' \\
+                    >> /etc/opendkim.conf
+                postconf -e 'smtpd_milters = unix:/opendkim/opendkim.sock' \\
+                    'non_smtpd_milters = unix:/opendkim/opendkim.sock'
                 """)
             let record = Self.txtValue(try #require(root.read("/etc/dkimkeys/mail.txt")))
             let keyBefore = try #require(root.read("/etc/dkimkeys/mail.private"))
@@ -52,7 +54,8 @@ extension Packaging {
             let run = try root.run(["/bin/sh", "-exc", "cd /root\n" + Self.recipe()], timeout: 900)
             #expect(run.stderr.contains("/etc/opendkim.conf: OK") || run.stdoutText.contains("/etc/opendkim.conf: OK"),
                     "the check of opendkim.conf passes: \(run.stdoutText)\(run.stderr)")
-            #expect(root.read("/root/systemctl.log") == "disable --now opendkim\nenable --now dkim-milter\nreload postfix\n")
+            #expect(root.read("/root/systemctl.log")
+                    == "disable --now opendkim\nenable --now dkim-milter\nreload postfix\n")
             let mainCf = try root.run(["postconf", "-h", "smtpd_milters", "non_smtpd_milters"]).stdoutText
             #expect(mainCf == "unix:/dkim-milter/dkim-milter.sock\nunix:/dkim-milter/dkim-milter.sock\n")
             // The key is where it was, unchanged, now the new user's.
@@ -63,7 +66,8 @@ extension Packaging {
             // What `systemctl enable --now dkim-milter` starts, on the socket main.cf now names.
             let service = try InstalledService(in: root)
             defer { service.stop() }
-            let signed = try SigningCheck.sign(socket: service.socket("/var/spool/postfix/dkim-milter/dkim-milter.sock"))
+            let socket = service.socket("/var/spool/postfix/dkim-milter/dkim-milter.sock")
+            let signed = try SigningCheck.sign(socket: socket)
             #expect(try SigningCheck.dkimpy(signed, name: "mail._domainkey.example.com", record: record) == "1 pass")
         }
     }

@@ -24,7 +24,8 @@ extension Packaging {
             func values(_ key: String) -> [String] { d.filter { $0.key == key }.map(\.value) }
             #expect(values("Type") == ["notify"])
             #expect(values("User") == ["dkim-milter"] && values("Group") == ["dkim-milter"])
-            #expect(values("ExecStartPre").last == "/usr/sbin/dkim-milter --check-config /etc/dkim-milter/dkim-milter.conf")
+            #expect(values("ExecStartPre").last
+                    == "/usr/sbin/dkim-milter --check-config /etc/dkim-milter/dkim-milter.conf")
             #expect(values("ExecStart") == ["/usr/sbin/dkim-milter --config /etc/dkim-milter/dkim-milter.conf"])
             #expect(values("ExecReload") == [#"/bin/sh -c 'kill -USR1 "$MAINPID"'"#])
             #expect(values("CapabilityBoundingSet") == [""] && values("AmbientCapabilities") == [""])
@@ -41,8 +42,9 @@ extension Packaging {
         @Test func systemdAnalyzeRatesTheUnitsExposureAtMostTwo() throws {
             let root = try Fixtures.makeTemporaryDirectory()
             defer { Fixtures.removeTemporaryDirectory(root) }
-            try FileManager.default.createDirectory(atPath: root + "/etc/systemd/system", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Self.unit, toPath: root + "/etc/systemd/system/dkim-milter.service")
+            let units = root + "/etc/systemd/system"
+            try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.unit, toPath: units + "/dkim-milter.service")
             let (score, report) = try Self.exposure(rootWithUnit: root)
             #expect(score <= 2.0, "\(report)")
             print("systemd-analyze security dkim-milter.service: exposure \(score)")
