@@ -14,7 +14,7 @@
 # PREFIX /usr puts the unit in /lib/systemd/system and the sysusers.d entry in /usr/lib/sysusers.d
 # (Debian's places), /usr/local in /usr/local/lib/..., any other prefix in /etc/systemd/system and
 # /etc/sysusers.d. The configuration is always /etc/dkim-milter/dkim-milter.conf. The programs need
-# libssl3, libmilter1.0.1 and libcurl4 (or your distribution's names for them) at run time.
+# libssl3, libmilter1.0.1, libcurl4 and libpq5 (or your distribution's names for them) at run time.
 set -eu
 
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
