@@ -224,8 +224,21 @@ public final class LazyKeyStore: @unchecked Sendable {
             report(name, "the key has \(key.bitCount) bits; at least \(settings.minimumKeyBits) are required")
             return nil
         }
+        if !Self.isRelated(domain, authorDomain) {
+            // OpenDKIM signs such a row too (a third-party signature is legitimate), so we sign; but
+            // in a panel's tables it is far more often a row pointing at another customer's key.
+            report(name, "signs mail from \(authorDomain) with d=\(domain), which is neither that domain nor a "
+                + "parent or subdomain of it: DMARC will not count the signature as aligned")
+        }
         return SigningKey(domain: domain, selector: row[1], key: key,
                           path: data.hasPrefix("-----BEGIN") ? "(KeyTable row \(name))" : data)
+    }
+
+    /// Whether a signature by `signer` can align with an author in `author` (RFC 7489 §3.1.1 relaxed
+    /// alignment: one organizational domain; approximated without a public suffix list as the same
+    /// domain, a parent or a subdomain).
+    static func isRelated(_ signer: String, _ author: String) -> Bool {
+        signer == author || author.hasSuffix("." + signer) || signer.hasSuffix("." + author)
     }
 
     private func report(_ row: String, _ problem: String) {
