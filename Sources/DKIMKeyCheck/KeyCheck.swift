@@ -209,8 +209,8 @@ public enum KeyCheck {
             checks.append(.init("quotes", .fail,
                 "the value contains quote characters (\"): the DNS panel stored them as part of the record, "
                 + "and receivers cannot read it. Fix: paste the value without any quotes (the panel adds what DNS "
-                + "needs itself); if you copied a zone-file line with several \"…\" \"…\" parts, join them into one "
-                + "line, leaving out the quotes and the spaces between the parts."))
+                + "needs itself); if you copied a zone-file line with several \"…\" \"…\" parts, join them into "
+                + "one line, leaving out the quotes and the spaces between the parts."))
         }
         let hasBackslashes = text.contains("\\")
         if hasBackslashes {
@@ -236,7 +236,8 @@ public enum KeyCheck {
             } else {
                 checks.append(.init("syntax", .fail, "the record cannot be read: \(error.reason). "
                     + (pastedJunk ? "Removing the characters named above should fix this."
-                                  : "Fix: publish the value exactly as dkimkey generate printed it: v=DKIM1; k=…; p=… on one line, nothing else.")))
+                                  : "Fix: publish the value exactly as dkimkey generate printed it: "
+                                    + "v=DKIM1; k=…; p=… on one line, nothing else.")))
             }
             checks.append(noComparison(privateKey, keyPath: keyPath, why: "the record cannot be read"))
             return (checks, false)
@@ -313,7 +314,8 @@ public enum KeyCheck {
                 : "the record holds \(describe(key.keyType)) key, but \(keyPath) is \(describe(privateKey.keyType)) key"
             checks.append(.init("match", .fail,
                 "the published key does not match the private key \(keyPath): \(what). Fix: publish the record for "
-                + "\(keyPath), or sign with the private key this record belongs to. The record for \(keyPath) is: \(correct)"))
+                + "\(keyPath), or sign with the private key this record belongs to. "
+                + "The record for \(keyPath) is: \(correct)"))
         } else if let key = misTyped, key.publicKeyData == privateKey.publicKeyData {
             checks.append(.init("match", .fail,
                 "p= is the public half of \(keyPath), but receivers cannot use it until k= is fixed (see key-type). "
@@ -331,7 +333,8 @@ public enum KeyCheck {
     // MARK: - Pieces
 
     /// The `match` check when the published key cannot be compared.
-    static func noComparison(_ privateKey: (any DKIMSigningKey)?, keyPath: String, why: String) -> KeyCheckReport.Check {
+    static func noComparison(_ privateKey: (any DKIMSigningKey)?, keyPath: String,
+                             why: String) -> KeyCheckReport.Check {
         guard let privateKey else {
             return .init("match", .fail,
                 "no private key to compare with: \(keyPath) does not exist. Fix: name the key with --key PEM "
@@ -339,7 +342,8 @@ public enum KeyCheck {
         }
         let correct = "v=DKIM1; k=\(privateKey.keyType.rawValue); p=" + Base64.encode(privateKey.publicKeyData)
         return .init("match", .fail,
-            "cannot tell whether the published key matches \(keyPath): \(why). The record for \(keyPath) is: \(correct)")
+            "cannot tell whether the published key matches \(keyPath): \(why). "
+            + "The record for \(keyPath) is: \(correct)")
     }
 
     static func nearMissChecks(_ nearMisses: [NearMiss], selector: String, domain: String) -> [KeyCheckReport.Check] {
@@ -395,7 +399,9 @@ public enum KeyCheck {
         guard have > 0 else { return nil }
         if let privateKey, privateKey.keyType == type {
             let need = Base64.encode(privateKey.publicKeyData).utf8.count
-            if have < need { return Truncation(have: have, need: need, bits: privateKey.bitCount, fromPrivateKey: true) }
+            if have < need {
+                return Truncation(have: have, need: need, bits: privateKey.bitCount, fromPrivateKey: true)
+            }
             // Not shorter than the private key's (a key of another size?): ask the key's own header.
         }
         switch type {
@@ -444,7 +450,8 @@ public enum KeyCheck {
         let newKey = "dkimkey generate NEWSELECTOR --domain \(domain)"
         switch key.keyType {
         case .ed25519:
-            return .init("key", .ok, "an Ed25519 key (not every receiver verifies Ed25519 yet: sign with an RSA key as well)")
+            return .init("key", .ok,
+                "an Ed25519 key (not every receiver verifies Ed25519 yet: sign with an RSA key as well)")
         case .rsa where bits < 1024:
             return .init("key", .fail,
                 "an RSA key of \(bits) bits: receivers ignore RSA keys below 1024 bits (RFC 8301), so nothing "

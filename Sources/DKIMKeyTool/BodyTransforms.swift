@@ -19,8 +19,8 @@ enum BodyTransforms {
 
     static let all: [Transform] = [
         Transform(name: "bare LF line endings",
-                  finding: "the signer hashed the body with its bare LF line endings as stored; RFC 6376 §5.3 requires "
-                      + "converting them to CRLF before signing, which is what verifiers do",
+                  finding: "the signer hashed the body with its bare LF line endings as stored; RFC 6376 §5.3 "
+                      + "requires converting them to CRLF before signing, which is what verifiers do",
                   apply: { $0.stored != $0.read && !$0.stored.isEmpty ? $0.stored : nil }),
         Transform(name: "trailing whitespace",
                   finding: "whitespace added at line ends in transit: it passes with trailing whitespace removed",

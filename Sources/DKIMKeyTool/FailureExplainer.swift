@@ -36,10 +36,12 @@ struct FailureExplainer {
         var out: [String] = []
         switch error.code {
         case .bodyHashMismatch:
-            out.append("what failed: the body hash — the body was changed after signing; the signed header fields may be intact")
+            out.append("what failed: the body hash — the body was changed after signing; "
+                + "the signed header fields may be intact")
             if let signature = v.signature { out += bodyCulprits(signature) }
         case .signatureMismatch:
-            out.append("what failed: the header hash — the body is intact (bh= matches), but the signature over the header fields does not verify")
+            out.append("what failed: the header hash — the body is intact (bh= matches), "
+                + "but the signature over the header fields does not verify")
             if let signature = v.signature {
                 let copied = copiedFieldChanges(signature)
                 var culprits = headerCulprits(signature, index: v.index, keyRecord: v.keyRecord)
@@ -75,17 +77,20 @@ struct FailureExplainer {
         var found: [String] = []
         for transform in BodyTransforms.all {
             guard let candidate = transform.apply(body), candidate != body.read else { continue }
-            if bodyHash(candidate, signature) == signature.bodyHash { found.append("likely culprit: " + transform.finding) }
+            if bodyHash(candidate, signature) == signature.bodyHash {
+                found.append("likely culprit: " + transform.finding)
+            }
         }
         if let cut = BodyTransforms.prefixMatching(body.read, signature: signature, hash: bodyHash) {
-            found.append("likely culprit: content appended after signing (a list footer or disclaimer): the first \(cut) "
-                + "bytes of the body pass; everything after them was added")
+            found.append("likely culprit: content appended after signing (a list footer or disclaimer): "
+                + "the first \(cut) bytes of the body pass; everything after them was added")
         }
         if found.isEmpty {
             let tried = (BodyTransforms.all.map(\.name) + ["an appended footer"]).joined(separator: ", ")
             found.append("no common transformation (\(tried)) explains it: the text itself was changed")
             if signature.canonicalization.body == .simple {
-                found.append("hint: c=.../simple breaks on any whitespace change; relaxed body canonicalization is more robust")
+                found.append("hint: c=.../simple breaks on any whitespace change; "
+                    + "relaxed body canonicalization is more robust")
             }
         }
         return found
@@ -148,12 +153,14 @@ struct FailureExplainer {
         let sigFields = headers.filter { $0.hasName("dkim-signature") }
         // The verification already holds the key record: no second lookup.
         guard index - 1 < sigFields.count, let record = keyRecord,
-              let key = try? verifier.crypto.verifyingKey(type: record.keyType, publicKeyData: record.publicKeyData) else {
+              let key = try? verifier.crypto.verifyingKey(type: record.keyType,
+                                                          publicKeyData: record.publicKeyData) else {
             return ["the key could not be read again to test further"]
         }
         let field = sigFields[index - 1]
         func verifies(_ canonicalization: Canonicalization, _ fields: [HeaderField]) -> Bool {
-            guard let input = try? HeaderHashInput.input(fields, signatureField: field, canonicalization: canonicalization) else {
+            guard let input = try? HeaderHashInput.input(fields, signatureField: field,
+                                                         canonicalization: canonicalization) else {
                 return false
             }
             return key.isValidSignature(signature.signatureData, forDigest: sha256(input))
@@ -161,9 +168,12 @@ struct FailureExplainer {
         if signature.canonicalization.header == .simple {
             // Undo the common rewrites of relays, one kind at a time, and see if the signature returns.
             for (label, rewrite) in HeaderTransforms.all {
-                let rewritten = headers.map { $0.hasName("dkim-signature") ? $0 : HeaderField(bytes: rewrite($0.bytes)) }
+                let rewritten = headers.map {
+                    $0.hasName("dkim-signature") ? $0 : HeaderField(bytes: rewrite($0.bytes))
+                }
                 if rewritten != headers && verifies(.simple, rewritten) {
-                    found.append("likely culprit: a relay changed a signed header field (\(label)); relaxed header canonicalization (c=relaxed/...) would have survived it")
+                    found.append("likely culprit: a relay changed a signed header field (\(label)); "
+                        + "relaxed header canonicalization (c=relaxed/...) would have survived it")
                 }
             }
         }
@@ -173,21 +183,26 @@ struct FailureExplainer {
         var present: [String: Int] = [:]
         for f in headers { present[f.lowercasedName, default: 0] += 1 }
         for (name, count) in listed where (present[name] ?? 0) > count {
-            found.append("note: \(name) appears \(present[name]!) times but is signed \(count) times: an instance was added after signing (RFC 6376 §8.15)")
+            found.append("note: \(name) appears \(present[name]!) times but is signed \(count) times: "
+                + "an instance was added after signing (RFC 6376 §8.15)")
         }
         // A signed field removed, or one changed: try removing each unsigned-looking extra field.
         for (i, f) in headers.enumerated() where listed[f.lowercasedName] != nil && !f.hasName("dkim-signature") {
             var fewer = headers
             fewer.remove(at: i)
             if verifies(signature.canonicalization.header, fewer) {
-                found.append("likely culprit: the field \"\(f.name)\" (header line \(i + 1)) was added after signing; without it the signature verifies")
+                found.append("likely culprit: the field \"\(f.name)\" (header line \(i + 1)) was added after signing; "
+                    + "without it the signature verifies")
             }
         }
         if signature.canonicalization.header == .simple && !found.contains(where: { $0.contains("relaxed") }) {
-            found.append("hint: c=simple/... header canonicalization breaks on any re-folding or re-spacing of a signed field; relaxed/... survives it")
+            found.append("hint: c=simple/... header canonicalization breaks on any re-folding or re-spacing "
+                + "of a signed field; relaxed/... survives it")
         }
         if found.isEmpty {
-            found.append("no re-folding or added field explains it: a signed header field (\(Set(signature.signedHeaderNames.map { $0.lowercased() }).sorted().joined(separator: ", "))) was changed, or the published key is not the one that signed (rotated key?)")
+            found.append("no re-folding or added field explains it: a signed header field "
+                + "(\(Set(signature.signedHeaderNames.map { $0.lowercased() }).sorted().joined(separator: ", "))) "
+                + "was changed, or the published key is not the one that signed (rotated key?)")
         }
         return found
     }

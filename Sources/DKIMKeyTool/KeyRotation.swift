@@ -97,7 +97,8 @@ public struct KeyRotation {
             var action = false
             switch e.state {
             case .pending:
-                next = dns == "published" ? "becomes active at the next run" : "waiting for its record: " + recordText(e.selector, key)
+                next = dns == "published"
+                    ? "becomes active at the next run" : "waiting for its record: " + recordText(e.selector, key)
                 action = dns != "published" && publisher == nil
             case .active:
                 if let created = e.created, now - created > options.maxAge {
@@ -114,7 +115,8 @@ public struct KeyRotation {
                 next = "record deleted after \(KeyStateFile.text(e.until ?? now))"
                 action = (e.until ?? now) <= now && publisher == nil && dns != "missing"
             }
-            lines.append(Line(selector: e.selector, state: e.state.rawValue, text: "\(head); \(next)", actionNeeded: action))
+            lines.append(Line(selector: e.selector, state: e.state.rawValue, text: "\(head); \(next)",
+                              actionNeeded: action))
         }
         if !state.entries.contains(where: { $0.state == .active }) {
             lines.append(Line(selector: "-", state: "none", text: "no active key: run dkimkey rotate to make one",
@@ -261,7 +263,8 @@ public struct KeyRotation {
             throw ToolError(error.message)
         }
         let existing = FileManager.default.fileExists(atPath: folder + "/" + KeyStateFile.fileName)
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".pem") }
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { $0.hasSuffix(".pem") }
         var changed = false
         for file in files.sorted() {
             let selector = String(file.dropLast(4))

@@ -17,7 +17,9 @@ public struct MessageReport: Sendable {
         /// Present with --explain for a signature that did not pass.
         public var explanation: [String]?
 
-        enum CodingKeys: String, CodingKey { case index, domain, selector, algorithm, result, reason, code, aligned, explanation }
+        enum CodingKeys: String, CodingKey {
+            case index, domain, selector, algorithm, result, reason, code, aligned, explanation
+        }
 
         /// Unknown values are written as null, never left out.
         public func encode(to encoder: any Encoder) throws {
@@ -109,10 +111,13 @@ public struct MessageReport: Sendable {
         var lines: [String] = []
         let count = signatures.count
         let from = fromDomain.map { "From domain \(e($0))" } ?? "no single From address"
-        lines.append("\(e(file)): \(count == 0 ? "no DKIM signature (dkim=none)" : "\(count) signature\(count == 1 ? "" : "s")"); \(from)")
+        lines.append("\(e(file)): "
+            + "\(count == 0 ? "no DKIM signature (dkim=none)" : "\(count) signature\(count == 1 ? "" : "s")"); \(from)")
         for s in signatures {
-            var line = "  [\(s.index)] d=\(e(s.domain ?? "-")) s=\(e(s.selector ?? "-")) a=\(e(s.algorithm ?? "-")): \(s.result)"
-            line += s.result == "pass" ? (s.aligned ? ", aligned with From" : ", not aligned with From") : " — \(e(s.reason))"
+            var line = "  [\(s.index)] d=\(e(s.domain ?? "-")) s=\(e(s.selector ?? "-")) "
+                + "a=\(e(s.algorithm ?? "-")): \(s.result)"
+            line += s.result == "pass"
+                ? (s.aligned ? ", aligned with From" : ", not aligned with From") : " — \(e(s.reason))"
             lines.append(line)
             for x in s.explanation ?? [] { lines.append("      \(e(x))") }
         }

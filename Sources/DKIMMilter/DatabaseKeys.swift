@@ -46,7 +46,9 @@ enum DatabaseKeys {
         let safety = c.requireSafeKeys ? try KeyFileSafety(userID: c.userID) : nil
         let store = LazyKeyStore(signingTable: signingTable, keyTable: keyTable, loader: OpenSSLCryptoProvider(),
                                  safety: safety, settings: settings,
-                                 badRow: { row, problem in say("key store: row \(row): \(Printable.escaped(problem))") })
+                                 badRow: { row, problem in
+                                     say("key store: row \(row): \(Printable.escaped(problem))")
+                                 })
         current.withLock { $0 = store }
         return store
     }
@@ -55,7 +57,8 @@ enum DatabaseKeys {
     static func dataset(_ text: String, keyTable: Bool) throws(ConfigurationError) -> any Dataset {
         guard PostgresDSN.isPostgres(text) else {
             guard let content = TextFile.read(text) else {
-                throw ConfigurationError("cannot read \(text): check that it exists and that the milter's user can read it")
+                throw ConfigurationError(
+                    "cannot read \(text): check that it exists and that the milter's user can read it")
             }
             return FileDataset(text: content, path: text, keyTable: keyTable)
         }
@@ -123,7 +126,8 @@ enum DatabaseKeys {
                         bad += 1
                     }
                 }
-                lines.append("\(label) \(dsn): OK, \(rows.count) row(s) read\(all ? "" : " (a sample; --all for every row)")"
+                lines.append("\(label) \(dsn): OK, \(rows.count) row(s) read"
+                    + "\(all ? "" : " (a sample; --all for every row)")"
                     + (bad > 0 ? ", \(bad) bad" : ""))
             } catch {
                 lines.append("\(label): \(error.message)")

@@ -29,7 +29,8 @@ public final class MetricsEndpoint: Sendable {
 
     /// Binds the address (`HOST:PORT`, `[IPv6]:PORT`, or a port alone for 127.0.0.1) and starts
     /// serving. Throws, naming the address, when it cannot listen there.
-    public init(listen: String, factory: PrometheusMetricsFactory, timeout: TimeInterval = 10) throws(ConfigurationError) {
+    public init(listen: String, factory: PrometheusMetricsFactory,
+                timeout: TimeInterval = 10) throws(ConfigurationError) {
         let (host, port) = try Self.parse(listen)
         self.factory = factory
         self.registry = factory.registry

@@ -61,9 +61,11 @@ public enum MilterSetup {
             }
         }
         if c.signs && keys.allKeys.isEmpty && lazyKeys == nil {
-            warnings.append("no signing keys found (\(c.keyTable ?? c.keyFile ?? c.keysDirectory)): verifying only; make one with: dkimkey generate SELECTOR --domain DOMAIN --keys-dir \(c.keysDirectory)")
+            warnings.append("no signing keys found (\(c.keyTable ?? c.keyFile ?? c.keysDirectory)): verifying only; "
+                + "make one with: dkimkey generate SELECTOR --domain DOMAIN --keys-dir \(c.keysDirectory)")
         }
-        return MilterPolicy(configuration: c, keys: keys, lazyKeys: lazyKeys, resolver: resolver, keyRecordResolver: keyRecordResolver,
+        return MilterPolicy(configuration: c, keys: keys, lazyKeys: lazyKeys, resolver: resolver,
+                            keyRecordResolver: keyRecordResolver,
                             crypto: OpenSSLCryptoProvider(),
                             authservID: c.authservID ?? hostName(), now: now)
     }

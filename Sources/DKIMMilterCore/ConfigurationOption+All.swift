@@ -4,7 +4,8 @@ import DKIMKeyCheck
 extension ConfigurationOption {
     /// Every option of the configuration file, in the order the documentation lists them.
     public static let all: [ConfigurationOption] = [
-        ConfigurationOption("Mode", "s to sign our users' mail, v to verify all other mail, sv (default) for both") { c, v in
+        ConfigurationOption("Mode", "s to sign our users' mail, v to verify all other mail, sv (default) for both") {
+            c, v in
             let m = v.text.lowercased()
             guard !m.isEmpty, m.allSatisfy({ $0 == "s" || $0 == "v" }) else {
                 throw ConfigurationError("\"\(v.text)\" is not s, v or sv")
@@ -34,8 +35,8 @@ extension ConfigurationOption {
                             + "PostgreSQL table (dsn:pgsql://… or pgsql:…), looked up as mail needs it") { c, v in
             c.keyTable = MilterConfiguration.isDatabase(v.text) ? v.text : try v.path()
         },
-        ConfigurationOption("SigningTable", "OpenDKIM's signing table: address or domain to key name; refile: for patterns; "
-                            + "or a PostgreSQL table") {
+        ConfigurationOption("SigningTable", "OpenDKIM's signing table: address or domain to key name; "
+                            + "refile: for patterns; or a PostgreSQL table") {
             c, v in
             c.signingTableIsPattern = v.text.hasPrefix("refile:")
             c.signingTable = MilterConfiguration.isDatabase(v.text) ? v.text : try v.path()
@@ -43,13 +44,16 @@ extension ConfigurationOption {
         ConfigurationOption("KeysDirectory", "with no tables: keys as DIR/DOMAIN/SELECTOR.pem (default Keys)") { c, v in
             c.keysDirectory = try v.path()
         },
-        ConfigurationOption("InternalHosts", "clients whose mail is signed without authentication (default 127.0.0.1, ::1)") {
+        ConfigurationOption("InternalHosts", "clients whose mail is signed without authentication "
+                            + "(default 127.0.0.1, ::1)") {
             c, v in c.internalHosts = try NetworkList(parsing: v.list())
         },
-        ConfigurationOption("ExternalIgnoreList", "outside hosts that may send as our domains without a warning") { c, v in
+        ConfigurationOption("ExternalIgnoreList", "outside hosts that may send as our domains without a warning") {
+            c, v in
             c.externalIgnoreList = try NetworkList(parsing: v.list())
         },
-        ConfigurationOption("MTA", "{daemon_name} values whose mail is ours (Postfix milter_macro_daemon_name)") { c, v in
+        ConfigurationOption("MTA", "{daemon_name} values whose mail is ours (Postfix milter_macro_daemon_name)") {
+            c, v in
             c.signingDaemonNames = try v.list()
         },
         ConfigurationOption("Canonicalization", "c= of new signatures (default relaxed/relaxed)") { c, v in
@@ -61,30 +65,35 @@ extension ConfigurationOption {
         ConfigurationOption("SignHeaders", "the fields to sign (default: RFC 6376 §5.4.1's, those present)") { c, v in
             c.signHeaders = try v.list().map { $0.lowercased() }
         },
-        ConfigurationOption("OversignHeaders", "fields signed once more than present (default From, Subject, Date, …)") {
+        ConfigurationOption("OversignHeaders", "fields signed once more than present "
+                            + "(default From, Subject, Date, …)") {
             c, v in c.oversignHeaders = try v.list().map { $0.lowercased() }
         },
         ConfigurationOption("Diagnostics", "copy the signed fields into z= of new signatures, so that dkimkey verify "
                             + "--explain names a field changed on the way (default no)") { c, v in
             c.diagnostics = try v.bool()
         },
-        ConfigurationOption("SignatureAlgorithm", "sign only with rsa-sha256 or only with ed25519-sha256 keys") { c, v in
+        ConfigurationOption("SignatureAlgorithm", "sign only with rsa-sha256 or only with ed25519-sha256 keys") {
+            c, v in
             guard let a = SignatureAlgorithm(rawValue: v.text.lowercased()) else {
                 throw ConfigurationError(
                     "\"\(v.text)\" is not rsa-sha256 or ed25519-sha256 (rsa-sha1 is forbidden by RFC 8301)")
             }
             c.signatureAlgorithm = a
         },
-        ConfigurationOption("MinimumKeyBits", "RSA keys smaller than this neither sign nor verify (default 1024)") { c, v in
+        ConfigurationOption("MinimumKeyBits", "RSA keys smaller than this neither sign nor verify (default 1024)") {
+            c, v in
             c.minimumKeyBits = try v.int(1024...16384)
         },
-        ConfigurationOption("AuthservID", "the authserv-id of our Authentication-Results (default: the host name)") { c, v in
+        ConfigurationOption("AuthservID", "the authserv-id of our Authentication-Results (default: the host name)") {
+            c, v in
             c.authservID = v.text == "HOSTNAME" ? nil : v.text
         },
         ConfigurationOption("AlwaysAddARHeader", "add dkim=none to unsigned mail (default yes)") { c, v in
             c.alwaysAddARHeader = try v.bool()
         },
-        ConfigurationOption("MaximumSignaturesToVerify", "signatures checked per message; the rest neutral (default 5)") {
+        ConfigurationOption("MaximumSignaturesToVerify", "signatures checked per message; the rest neutral "
+                            + "(default 5)") {
             c, v in c.maximumSignaturesToVerify = try v.int(1...1000)
         },
         ConfigurationOption("On-BadSignature", "the reply when no signature passed and one failed (default accept)") {
@@ -93,7 +102,8 @@ extension ConfigurationOption {
         ConfigurationOption("On-DNSError", "the reply when a key could not be fetched (default accept)") { c, v in
             c.onDNSError = try v.action()
         },
-        ConfigurationOption("On-KeyNotFound", "the reply when a signature's key does not exist (default accept)") { c, v in
+        ConfigurationOption("On-KeyNotFound", "the reply when a signature's key does not exist (default accept)") {
+            c, v in
             c.onKeyNotFound = try v.action()
         },
         ConfigurationOption("On-NoSignature", "the reply for unsigned mail (default accept)") { c, v in
@@ -110,18 +120,25 @@ extension ConfigurationOption {
             c.onKeyStoreError = try v.action()
         },
         ConfigurationOption("KeyCacheTTL", "how long an author's keys from a database are kept (default 5m)") { c, v in
-            guard let s = DurationText.seconds(v.text) else { throw ConfigurationError("\"\(v.text)\" is not a duration") }
+            guard let s = DurationText.seconds(v.text) else {
+                throw ConfigurationError("\"\(v.text)\" is not a duration")
+            }
             c.keyCacheTTL = s
         },
-        ConfigurationOption("KeyCacheNegativeTTL", "how long an author without keys is remembered (default 1m)") { c, v in
-            guard let s = DurationText.seconds(v.text) else { throw ConfigurationError("\"\(v.text)\" is not a duration") }
+        ConfigurationOption("KeyCacheNegativeTTL", "how long an author without keys is remembered (default 1m)") {
+            c, v in
+            guard let s = DurationText.seconds(v.text) else {
+                throw ConfigurationError("\"\(v.text)\" is not a duration")
+            }
             c.keyCacheNegativeTTL = s
         },
         ConfigurationOption("KeyCacheSize", "authors kept in the key cache at most (default 100000)") { c, v in
             c.keyCacheSize = try v.int(1...10_000_000)
         },
         ConfigurationOption("KeyStoreTimeout", "seconds an uncached key lookup may take (default 2)") { c, v in
-            guard let s = DurationText.seconds(v.text), s > 0 else { throw ConfigurationError("\"\(v.text)\" is not a duration") }
+            guard let s = DurationText.seconds(v.text), s > 0 else {
+                throw ConfigurationError("\"\(v.text)\" is not a duration")
+            }
             c.keyStoreTimeout = s
         },
         ConfigurationOption("On-Default", "sets every On- option above except On-InternalError") { c, v in
@@ -131,14 +148,15 @@ extension ConfigurationOption {
         ConfigurationOption("TestPublicKeys", "a records file (NAME RECORD lines) used instead of DNS") { c, v in
             c.testPublicKeys = try v.path()
         },
-        ConfigurationOption("Nameservers", "DNS servers asked in turn (IP, IP:PORT, [IPv6]:PORT; default /etc/resolv.conf)") {
+        ConfigurationOption("Nameservers", "DNS servers asked in turn "
+                            + "(IP, IP:PORT, [IPv6]:PORT; default /etc/resolv.conf)") {
             c, v in c.nameservers = try v.list()
         },
         ConfigurationOption("DNSTimeout", "seconds per DNS try, two tries (default 5)") { c, v in
             c.dnsTimeout = try v.int(1...300)
         },
-        ConfigurationOption("DNSDeadline", "seconds a message waits for its keys from the end of its header; then temperror "
-                            + "(default 10)") { c, v in
+        ConfigurationOption("DNSDeadline", "seconds a message waits for its keys from the end of its header; "
+                            + "then temperror (default 10)") { c, v in
             c.dnsDeadline = Double(try v.int(1...250))
         },
         ConfigurationOption("UserID", "user (or user:group) to run as after opening the socket") { c, v in
@@ -154,15 +172,20 @@ extension ConfigurationOption {
         ConfigurationOption("Syslog", "log to syslog's mail facility instead of standard error") { c, v in
             c.syslog = try v.bool()
         },
-        ConfigurationOption("SyslogSuccess", "log a line for every message, not only for failures (default yes)") { c, v in
+        ConfigurationOption("SyslogSuccess", "log a line for every message, not only for failures (default yes)") {
+            c, v in
             c.syslogSuccess = try v.bool()
         },
-        ConfigurationOption("LogFormat", "text (one readable line per message, default) or json (one object per line)") {
+        ConfigurationOption("LogFormat", "text (one readable line per message, default) "
+                            + "or json (one object per line)") {
             c, v in
-            guard ["text", "json"].contains(v.text.lowercased()) else { throw ConfigurationError("\"\(v.text)\" is not text or json") }
+            guard ["text", "json"].contains(v.text.lowercased()) else {
+                throw ConfigurationError("\"\(v.text)\" is not text or json")
+            }
             c.logFormat = v.text.lowercased()
         },
-        ConfigurationOption("LogLevel", "the least important lines logged: debug, info (default), notice, warning, error") {
+        ConfigurationOption("LogLevel", "the least important lines logged: "
+                            + "debug, info (default), notice, warning, error") {
             c, v in
             guard ["debug", "info", "notice", "warning", "error"].contains(v.text.lowercased()) else {
                 throw ConfigurationError("\"\(v.text)\" is not debug, info, notice, warning or error")
@@ -198,7 +221,8 @@ extension ConfigurationOption {
         ConfigurationOption("MultipleSignatures", "with a SigningTable: sign with every matching entry") { c, v in
             c.multipleSignatures = try v.bool()
         },
-        ConfigurationOption(ignored: "LogWhy", why: "every message's log line already gives its decision and the reason"),
+        ConfigurationOption(ignored: "LogWhy",
+                            why: "every message's log line already gives its decision and the reason"),
         ConfigurationOption(ignored: "AutoRestart", why: "run under systemd (Restart=on-failure) instead"),
         ConfigurationOption(ignored: "AutoRestartRate", why: "run under systemd (Restart=on-failure) instead"),
         ConfigurationOption(ignored: "AutoRestartCount", why: "run under systemd (Restart=on-failure) instead"),
@@ -214,7 +238,8 @@ extension ConfigurationOption {
         ConfigurationOption(ignored: "SendReports", why: "failure reports are not sent"),
         ConfigurationOption(ignored: "ReportAddress", why: "failure reports are not sent"),
         ConfigurationOption(ignored: "Statistics", why: "statistics are not written to a file"),
-        ConfigurationOption(ignored: "BaseDirectory", why: "use absolute paths (relative ones are read from the file's directory)"),
+        ConfigurationOption(ignored: "BaseDirectory",
+                            why: "use absolute paths (relative ones are read from the file's directory)"),
         ConfigurationOption(ignored: "QueryCache",
                             why: "a key cache is always on (answers kept for their TTL, at most 10,000 and 8 MiB)"),
         ConfigurationOption(ignored: "ADSPAction", why: "ADSP is historic (RFC 6376 obsoleted it)"),

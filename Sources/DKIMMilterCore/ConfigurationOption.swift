@@ -84,7 +84,8 @@ struct OptionValue {
 
     func int(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         guard let n = Int(text), range.contains(n) else {
-            throw ConfigurationError("\"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw ConfigurationError(
+                "\"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
     }

@@ -14,7 +14,8 @@ public struct FileDataset: Dataset {
             let words = entry.words
             guard words.count >= 2, rows[words[0].lowercased()] == nil else { continue }
             let value = words[1...].joined(separator: " ")
-            rows[words[0].lowercased()] = keyTable ? value.split(separator: ":", maxSplits: 2).map(String.init) : [value]
+            rows[words[0].lowercased()] = keyTable
+                ? value.split(separator: ":", maxSplits: 2).map(String.init) : [value]
         }
         self.rows = rows
         self.description = path

@@ -71,7 +71,9 @@ public struct KeyStore: Sendable {
     }
 
     /// All keys, for reports.
-    public var allKeys: [SigningKey] { keys.values.flatMap { $0 }.sorted { ($0.domain, $0.selector) < ($1.domain, $1.selector) } }
+    public var allKeys: [SigningKey] {
+        keys.values.flatMap { $0 }.sorted { ($0.domain, $0.selector) < ($1.domain, $1.selector) }
+    }
 
     /// The keys to sign a message from `address` with: RSA first, then Ed25519. `%` in a
     /// KeyTable domain stands for the author's domain.
@@ -124,7 +126,8 @@ extension KeyStore {
                 let (n, line, parts) = (entry.number, entry.text, entry.words)
                 let fields = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 2).map(String.init) : []
                 guard parts.count == 2, fields.count == 3 else {
-                    throw ConfigurationError("\(keyTable):\(n): expected \"NAME DOMAIN:SELECTOR:KEYFILE\", found \"\(line)\"")
+                    throw ConfigurationError(
+                        "\(keyTable):\(n): expected \"NAME DOMAIN:SELECTOR:KEYFILE\", found \"\(line)\"")
                 }
                 if let problem = SigningKey.domainProblem(fields[0], allowsAuthorDomain: true) {
                     throw ConfigurationError("\(keyTable):\(n): the DOMAIN \(problem); fix this line")
@@ -137,10 +140,12 @@ extension KeyStore {
                     SigningKey(domain: fields[0].lowercased(), selector: fields[1], key: key, path: fields[2]))
             }
             if let signingTable = c.signingTable {
-                table = try SigningTable(parsing: readTable(signingTable), isPattern: c.signingTableIsPattern, source: signingTable)
+                table = try SigningTable(parsing: readTable(signingTable), isPattern: c.signingTableIsPattern,
+                                         source: signingTable)
                 for rule in table!.rules {
                     for name in rule.keyNames where keys[name.lowercased()] == nil {
-                        throw ConfigurationError("\(signingTable): \"\(rule.pattern)\" names the key \"\(name)\", which is not in the KeyTable \(keyTable)")
+                        throw ConfigurationError("\(signingTable): \"\(rule.pattern)\" names the key \"\(name)\", "
+                            + "which is not in the KeyTable \(keyTable)")
                     }
                 }
             } else {
@@ -161,7 +166,9 @@ extension KeyStore {
                 if let problem = SigningKey.domainProblem(d) { throw ConfigurationError("Domain: \(problem)") }
             }
             let key = try load(keyFile, "KeyFile")
-            for d in c.domains { keys[d, default: []].append(SigningKey(domain: d, selector: selector, key: key, path: keyFile)) }
+            for d in c.domains {
+                keys[d, default: []].append(SigningKey(domain: d, selector: selector, key: key, path: keyFile))
+            }
             byDomain = true
         } else {
             byDomain = true
@@ -207,7 +214,8 @@ extension KeyStore {
             for (name, list) in keys {
                 let kept = list.filter { $0.key.keyType == algorithm.keyType }
                 if kept.count < list.count {
-                    warnings.append("SignatureAlgorithm \(algorithm.rawValue): the \(list.count - kept.count) key(s) of \(name) of another type are not used")
+                    warnings.append("SignatureAlgorithm \(algorithm.rawValue): the \(list.count - kept.count) key(s) "
+                        + "of \(name) of another type are not used")
                 }
                 keys[name] = kept
             }
@@ -277,7 +285,8 @@ extension KeyStore {
             throw ConfigurationError("\(context): the key file \(path) holds no usable private key: \(error.reason)")
         }
         if key.keyType == .rsa && key.bitCount < minimumBits {
-            throw ConfigurationError("\(context): the key \(path) has \(key.bitCount) bits; at least \(minimumBits) are required (make a 2048-bit key with dkimkey generate)")
+            throw ConfigurationError("\(context): the key \(path) has \(key.bitCount) bits; at least \(minimumBits) "
+                + "are required (make a 2048-bit key with dkimkey generate)")
         }
         return key
     }

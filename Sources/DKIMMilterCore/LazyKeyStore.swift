@@ -205,8 +205,8 @@ public final class LazyKeyStore: @unchecked Sendable {
                 if data.hasPrefix("-----BEGIN") {
                     key = try loader.signingKey(pemOrSeed: data)
                 } else {
-                    key = try KeyStore.loadKey(data, loader: loader, safety: safety, minimumBits: settings.minimumKeyBits,
-                                               context: "KeyTable row \(name)")
+                    key = try KeyStore.loadKey(data, loader: loader, safety: safety,
+                                               minimumBits: settings.minimumKeyBits, context: "KeyTable row \(name)")
                 }
             } catch let error as DKIMError {
                 report(name, "the KEY column holds no usable private key: \(error.reason)")

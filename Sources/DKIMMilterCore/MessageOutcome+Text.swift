@@ -7,8 +7,9 @@ extension MessageOutcome {
         var parts: [String] = []
         switch decision {
         case .signed:
-            parts.append("signing " + signaturesMade.map { "\(e($0.domain)) with s=\(e($0.selector)) (\($0.algorithm.rawValue))" }
-                .joined(separator: " and ") + ": " + originText)
+            parts.append("signing "
+                + signaturesMade.map { "\(e($0.domain)) with s=\(e($0.selector)) (\($0.algorithm.rawValue))" }
+                    .joined(separator: " and ") + ": " + originText)
         case .failed where reason == .keyStoreUnavailable:
             parts.append("not signed, replied \(replyWord): the key store could not answer in time (\(originText))")
         case .failed:
@@ -58,7 +59,8 @@ extension MessageOutcome {
         case .headerTooLarge:
             "not signing, not verifying: the header section is larger than \(MilterSession.maximumHeaderBytes) bytes "
                 + "or \(MilterSession.maximumHeaderFields) fields"
-        case .verifyOnly, .authenticated, .daemonName, .internalHost, .signingFailed, .keyStoreUnavailable, .aborted: nil
+        case .verifyOnly, .authenticated, .daemonName, .internalHost, .signingFailed, .keyStoreUnavailable,
+             .aborted: nil
         }
     }
 }

@@ -146,7 +146,8 @@ public struct MessageOutcome: Sendable, Equatable {
 
     public static func == (a: MessageOutcome, b: MessageOutcome) -> Bool {
         a.queueID == b.queueID && a.client == b.client && a.decision == b.decision && a.reason == b.reason
-            && a.origin == b.origin && a.fromAddress == b.fromAddress && a.fromFieldCount == b.fromFieldCount && a.signaturesMade == b.signaturesMade
+            && a.origin == b.origin && a.fromAddress == b.fromAddress && a.fromFieldCount == b.fromFieldCount
+            && a.signaturesMade == b.signaturesMade
             && a.verifications.map(\.result) == b.verifications.map(\.result)
             && a.forgedResultsRemoved == b.forgedResultsRemoved
             && a.addedAuthenticationResults == b.addedAuthenticationResults && a.reply == b.reply

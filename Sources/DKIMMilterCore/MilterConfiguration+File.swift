@@ -60,15 +60,19 @@ public enum MilterSocketAddress {
         if spec == MilterConfiguration.automaticSocket { return }
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2 else {
-            throw ConfigurationError("\"\(spec)\" is not a socket such as local:/run/dkim-milter/dkim-milter.sock or inet:8891@127.0.0.1")
+            throw ConfigurationError("\"\(spec)\" is not a socket such as local:/run/dkim-milter/dkim-milter.sock "
+                + "or inet:8891@127.0.0.1")
         }
         switch parts[0].lowercased() {
         case "local", "unix":
-            guard parts[1].hasPrefix("/") else { throw ConfigurationError("\"\(spec)\": the socket path must be absolute") }
+            guard parts[1].hasPrefix("/") else {
+                throw ConfigurationError("\"\(spec)\": the socket path must be absolute")
+            }
         case "inet", "inet6":
             let port = parts[1].split(separator: "@", maxSplits: 1).first.map(String.init) ?? ""
             guard let p = Int(port), (1...65535).contains(p) else {
-                throw ConfigurationError("\"\(spec)\": the port must be a number from 1 to 65535, as in inet:8891@127.0.0.1")
+                throw ConfigurationError(
+                    "\"\(spec)\": the port must be a number from 1 to 65535, as in inet:8891@127.0.0.1")
             }
         default:
             throw ConfigurationError("\"\(spec)\": the socket type must be local, unix, inet or inet6")

@@ -57,8 +57,8 @@ public final class MilterMetrics: Sendable {
         self.messages = messages
         var made: [String: Counter] = [:]
         for a in SignatureAlgorithm.allCases {
-            made[a.rawValue] = Counter(label: "dkim_milter_signatures_made_total", dimensions: [("algorithm", a.rawValue)],
-                                       factory: factory)
+            made[a.rawValue] = Counter(label: "dkim_milter_signatures_made_total",
+                                       dimensions: [("algorithm", a.rawValue)], factory: factory)
         }
         self.made = made
         var verified: [String: Counter] = [:]
@@ -77,25 +77,29 @@ public final class MilterMetrics: Sendable {
         for o in MessageOutcome.PolicyOption.allCases {
             for a in ResultAction.allCases {
                 actions["\(o.rawValue)|\(a.rawValue)"] = Counter(
-                    label: "dkim_milter_policy_actions_total", dimensions: [("option", o.rawValue), ("action", a.rawValue)],
-                    factory: factory)
+                    label: "dkim_milter_policy_actions_total",
+                    dimensions: [("option", o.rawValue), ("action", a.rawValue)], factory: factory)
             }
         }
         self.actions = actions
         var phaseTimers: [String: Timer] = [:]
         for p in Self.phases {
-            phaseTimers[p] = Timer(label: "dkim_milter_message_phase_seconds", dimensions: [("phase", p)], factory: factory)
+            phaseTimers[p] = Timer(label: "dkim_milter_message_phase_seconds", dimensions: [("phase", p)],
+                                   factory: factory)
         }
         self.phaseTimers = phaseTimers
         var dnsQueries: [String: Counter] = [:]
         for o in Self.dnsOutcomes {
-            dnsQueries[o] = Counter(label: "dkim_milter_dns_queries_total", dimensions: [("outcome", o)], factory: factory)
+            dnsQueries[o] = Counter(label: "dkim_milter_dns_queries_total", dimensions: [("outcome", o)],
+                                    factory: factory)
         }
         self.dnsQueries = dnsQueries
         dnsDuration = Timer(label: "dkim_milter_dns_query_duration_seconds", factory: factory)
         cacheLookups = [
-            true: Counter(label: "dkim_milter_key_cache_lookups_total", dimensions: [("result", "hit")], factory: factory),
-            false: Counter(label: "dkim_milter_key_cache_lookups_total", dimensions: [("result", "miss")], factory: factory),
+            true: Counter(label: "dkim_milter_key_cache_lookups_total", dimensions: [("result", "hit")],
+                          factory: factory),
+            false: Counter(label: "dkim_milter_key_cache_lookups_total", dimensions: [("result", "miss")],
+                           factory: factory),
         ]
         reloads = [
             true: Counter(label: "dkim_milter_reloads_total", dimensions: [("result", "ok")], factory: factory),
@@ -106,8 +110,8 @@ public final class MilterMetrics: Sendable {
         for l in KeyLifecycle.allCases {
             for p in KeyPublication.allCases {
                 keyGauges["\(l.rawValue)|\(p.rawValue)"] = Gauge(
-                    label: "dkim_milter_signing_keys", dimensions: [("lifecycle", l.rawValue), ("publication", p.rawValue)],
-                    factory: factory)
+                    label: "dkim_milter_signing_keys",
+                    dimensions: [("lifecycle", l.rawValue), ("publication", p.rawValue)], factory: factory)
             }
         }
         self.keyGauges = keyGauges

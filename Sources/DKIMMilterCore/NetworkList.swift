@@ -43,7 +43,8 @@ public struct NetworkList: Sendable, Equatable {
             } else {
                 guard prefix == nil, address.contains(where: { $0.isLetter }),
                       address.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "*" }) else {
-                    throw ConfigurationError("\"\(raw)\" is neither an IP address, a network such as 192.0.2.0/24, nor a host name")
+                    throw ConfigurationError(
+                        "\"\(raw)\" is neither an IP address, a network such as 192.0.2.0/24, nor a host name")
                 }
                 entries.append(Entry(negated: negated, network: nil, prefix: 0, hostname: address.lowercased()))
             }
@@ -82,7 +83,9 @@ public struct NetworkList: Sendable, Equatable {
         if inet_pton(AF_INET6, text, &v6) == 1 {
             let bytes = withUnsafeBytes(of: v6) { Array($0) }
             // IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 address.
-            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF { return Array(bytes[12...]) }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return Array(bytes[12...])
+            }
             return bytes
         }
         return nil

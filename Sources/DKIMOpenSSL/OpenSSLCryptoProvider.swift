@@ -15,7 +15,8 @@ public struct OpenSSLCryptoProvider: DKIMCryptoProvider {
 
     public func makeSHA256() -> any IncrementalDigest { SHA256Digest() }
 
-    public func verifyingKey(type: KeyRecord.KeyType, publicKeyData: [UInt8]) throws(DKIMError) -> any DKIMVerifyingKey {
+    public func verifyingKey(type: KeyRecord.KeyType,
+                             publicKeyData: [UInt8]) throws(DKIMError) -> any DKIMVerifyingKey {
         let result = keys.get(type, publicKeyData) ?? {
             let made = Result { () throws(DKIMError) in try PublicKey(type: type, publicKeyData: publicKeyData) }
             keys.put(type, publicKeyData, made)

@@ -29,7 +29,8 @@ public enum HostileSigner {
             }
             body.update(Array(message[bodyStart...]))
         }
-        let unsigned = "DKIM-Signature: \(tags); c=relaxed/relaxed; h=from:to:subject; bh=\(Base64.encode(body.finalize())); b="
+        let unsigned = "DKIM-Signature: \(tags); c=relaxed/relaxed; h=from:to:subject; "
+            + "bh=\(Base64.encode(body.finalize())); b="
         var input = HeaderHashInput.signedFields(headers, names: ["from", "to", "subject"], canonicalization: .relaxed)
         Canonicalization.relaxed.canonicalizeHeader(Array(unsigned.utf8), terminated: false, into: &input)
         var digest = crypto.makeSHA256()

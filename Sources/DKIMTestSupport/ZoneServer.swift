@@ -23,7 +23,9 @@ public final class ZoneServer: @unchecked Sendable {
         var lastError = ""
         for attempt in 1...5 {
             // dnsmasq binds UDP and TCP on the port: both must be free.
-            guard let free = LoopbackSocket.freePort([.udp, .tcp]) else { throw StartError(description: "no free port") }
+            guard let free = LoopbackSocket.freePort([.udp, .tcp]) else {
+                throw StartError(description: "no free port")
+            }
             let port = UInt16(free)
             let arguments = ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1",
                              "--bind-interfaces", "--port=\(port)", "--pid-file=", "--conf-file=/dev/null",

@@ -84,7 +84,8 @@ public final class KeyStoreBenchmark {
             case .files:
                 try "bench example.com:sr2048a:\(bench.keyFile)\n"
                     .write(toFile: directory + "/KeyTable", atomically: true, encoding: .utf8)
-                try "*@example.com bench\n".write(toFile: directory + "/SigningTable", atomically: true, encoding: .utf8)
+                try "*@example.com bench\n"
+                    .write(toFile: directory + "/SigningTable", atomically: true, encoding: .utf8)
                 tables = "KeyTable \(directory)/KeyTable\nSigningTable refile:\(directory)/SigningTable"
             case .database, .opendkim:
                 let base = "dsn:pgsql://dkim:bench@\(bench.server.port)+127.0.0.1/mail/"
@@ -142,7 +143,8 @@ public final class KeyStoreBenchmark {
 
     /// Sends one message from each domain in turn on one connection; the latency of each, and
     /// how many came back with a signature by that domain.
-    public static func signSerially(_ running: Running, domains: [String]) throws -> (latencies: [Double], signed: Int) {
+    public static func signSerially(_ running: Running,
+                                    domains: [String]) throws -> (latencies: [Double], signed: Int) {
         let c = try MilterConnection(socket: running.socket, timeout: 30)
         defer { try? c.quit() }
         try c.negotiate()

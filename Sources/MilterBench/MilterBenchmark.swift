@@ -62,7 +62,9 @@ public struct MilterBenchmark {
     public func run(_ c: Case, log: (String) -> Void) throws -> [MilterUnderTest.Kind: Measurement] {
         let key = try PrivateKey(pemOrSeed: String(contentsOfFile: keyFile, encoding: .utf8))
         var message = BenchMessages.message(size: c.size)
-        if c.mode == .verify { message = try BenchMessages.signed(message, key: key, domain: "example.com", selector: selector) }
+        if c.mode == .verify {
+            message = try BenchMessages.signed(message, key: key, domain: "example.com", selector: selector)
+        }
         let records = "\(selector)._domainkey.example.com \(record)\n"
         let resolver = try StaticTXTResolver(parsingRecordsFile: records)
         var results: [MilterUnderTest.Kind: Measurement] = [:]
@@ -78,8 +80,9 @@ public struct MilterBenchmark {
                 _ = LoadRunner(socket: milter.socket, mode: c.mode, concurrency: 1, messages: min(20, c.messages),
                                messagesPerConnection: c.perConnection, message: message).run()
                 let before = milter.stats
-                let outcome = LoadRunner(socket: milter.socket, mode: c.mode, concurrency: c.concurrency, messages: c.messages,
-                                         messagesPerConnection: c.perConnection, message: message).run()
+                let outcome = LoadRunner(socket: milter.socket, mode: c.mode, concurrency: c.concurrency,
+                                         messages: c.messages, messagesPerConnection: c.perConnection,
+                                         message: message).run()
                 let after = milter.stats
                 var m = results[kind] ?? Measurement()
                 m.rates.append(outcome.messagesPerSecond)
@@ -97,7 +100,8 @@ public struct MilterBenchmark {
                     let ok: Bool
                     if c.mode == .sign {
                         let v = try DKIMVerifier(resolver: resolver, crypto: OpenSSLCryptoProvider())
-                            .verify(message: sample + BenchMessages.message(size: c.size), now: Int(Date().timeIntervalSince1970))
+                            .verify(message: sample + BenchMessages.message(size: c.size),
+                                    now: Int(Date().timeIntervalSince1970))
                         ok = !v.signatures.isEmpty && v.signatures.first?.result == .pass
                     } else {
                         let text = String(decoding: sample, as: UTF8.self)
@@ -106,7 +110,8 @@ public struct MilterBenchmark {
                     if ok { m.verified += 1 } else { m.verifyFailures += 1 }
                 }
                 results[kind] = m
-                log("  round \(round + 1) \(kind.rawValue): \(String(format: "%.0f", outcome.messagesPerSecond)) msg/s, "
+                log("  round \(round + 1) \(kind.rawValue): "
+                    + "\(String(format: "%.0f", outcome.messagesPerSecond)) msg/s, "
                     + "p50 \(String(format: "%.2f", outcome.percentile(0.5) * 1000)) ms, failures \(outcome.failures)")
             }
         }

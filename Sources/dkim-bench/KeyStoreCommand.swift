@@ -6,20 +6,24 @@ import MilterBench
 struct KeyStore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keystore",
-        abstract: "Keys from PostgreSQL: warm signing against files, cold lookups, start-up and memory against OpenDKIM.")
+        abstract: "Keys from PostgreSQL: warm signing against files, cold lookups, "
+            + "start-up and memory against OpenDKIM.")
 
     @Option(help: "The dkim-milter binary.") var dkimMilter = ".build/release/dkim-milter"
     @Option(help: "Directory with keys/rsa2048a.pem and keys.txt.") var keysDir = "Tests/Fixtures/corpus"
     @Option(help: "Rounds of the warm comparison (files, database, files, …).") var rounds = 5
     @Option(help: "Messages per round of the warm comparison.") var messages = 2000
     @Option(help: "Concurrent connections in the warm comparison.") var concurrency = 4
-    @Option(help: "Domains in the table, for start-up and memory (comma separated).") var domains = "1000,10000,100000"
-    @Option(help: "Distinct domains signed for after start (cold lookups, then the same again warm).") var signFor = 1000
+    @Option(help: "Domains in the table, for start-up and memory (comma separated).")
+    var domains = "1000,10000,100000"
+    @Option(help: "Distinct domains signed for after start (cold lookups, then the same again warm).")
+    var signFor = 1000
     @Option(help: "Starts of each milter per table size (the median is shown).") var starts = 3
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: dkimMilter) else {
-            throw ValidationError("\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
+            throw ValidationError(
+                "\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
         }
         let records = try String(contentsOfFile: keysDir + "/keys.txt", encoding: .utf8)
         let record = records.split(separator: "\n").first { $0.hasPrefix("sr2048a._domainkey.example.com\t") }
@@ -55,8 +59,8 @@ struct KeyStore: ParsableCommand {
         print("")
 
         // 2. Start-up, memory, cold and warm lookups per table size, against OpenDKIM on the same lines.
-        print("| domains | milter | start-up s (median of \(starts)) | RSS at start MB | RSS after \(signFor) domains MB "
-            + "| cold p50 / p99 ms | warm p50 / p99 ms | signed |")
+        print("| domains | milter | start-up s (median of \(starts)) | RSS at start MB "
+            + "| RSS after \(signFor) domains MB | cold p50 / p99 ms | warm p50 / p99 ms | signed |")
         print("|---|---|---|---|---|---|---|---|")
         for count in domains.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
             try bench.fill(domains: count)
@@ -74,7 +78,8 @@ struct KeyStore: ParsableCommand {
                     let warm = try KeyStoreBenchmark.signSerially(milter, domains: names)
                     let after = milter.stats?.rss ?? 0
                     func ms(_ v: [Double]) -> String {
-                        "\(f(KeyStoreBenchmark.percentile(v, 0.5) * 1000, 2)) / \(f(KeyStoreBenchmark.percentile(v, 0.99) * 1000, 2))"
+                        "\(f(KeyStoreBenchmark.percentile(v, 0.5) * 1000, 2)) / "
+                            + "\(f(KeyStoreBenchmark.percentile(v, 0.99) * 1000, 2))"
                     }
                     line = "| \(f(Double(atStart) / 1e6, 1)) | \(f(Double(after) / 1e6, 1)) | \(ms(cold.latencies)) "
                         + "| \(ms(warm.latencies)) | \(cold.signed + warm.signed)/\(2 * names.count) |"

@@ -42,7 +42,8 @@ enum FuzzTargets {
         var names = Set<String>()
         for t in list.tags {
             precondition(names.insert(t.name).inserted, "duplicate tag \(t.name) accepted")
-            precondition(r.lowerBound <= t.valueStart && t.valueStart <= t.valueRange.lowerBound, "valueStart out of order")
+            precondition(r.lowerBound <= t.valueStart && t.valueStart <= t.valueRange.lowerBound,
+                         "valueStart out of order")
             precondition(t.valueRange.upperBound <= t.specEnd && t.specEnd <= r.upperBound, "specEnd out of range")
             precondition(list[t.name] == t.value)
         }
@@ -179,7 +180,8 @@ enum FuzzTargets {
                 i = j
             }
             let got = pieces.finalize()
-            precondition(got == expected, "\(algorithm): split at \(cut), chunks of \(chunkSize): canonical body differs")
+            precondition(got == expected,
+                         "\(algorithm): split at \(cut), chunks of \(chunkSize): canonical body differs")
             precondition(pieces.canonicalLength == expected.count && whole.canonicalLength == expected.count)
 
             let reference = ReferenceBodyCanonicalization.canonical(input, algorithm)
@@ -188,7 +190,8 @@ enum FuzzTargets {
             // l=: the hashed bytes are the prefix.
             var limited = BodyHasher(algorithm, lengthLimit: limitByte, digest: Collecting())
             limited.update(input)
-            precondition(limited.finalize() == Array(expected.prefix(limitByte)), "\(algorithm): l=\(limitByte) is not a prefix")
+            precondition(limited.finalize() == Array(expected.prefix(limitByte)),
+                         "\(algorithm): l=\(limitByte) is not a prefix")
 
             // The real SHA-256, whole versus split.
             var h1 = BodyHasher(algorithm, digest: crypto.makeSHA256())

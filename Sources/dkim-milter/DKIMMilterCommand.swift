@@ -44,7 +44,10 @@ struct DKIMMilterCommand: ParsableCommand {
     @Option(help: "Ask this DNS server (IPv4, IP or IP:PORT) instead of /etc/resolv.conf's, overriding Nameservers.")
     var nameserver: String?
 
-    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (overrides MetricsListen; a port alone: 127.0.0.1).")
+    @Option(help: """
+        Serve Prometheus metrics at http://HOST:PORT/metrics \
+        (overrides MetricsListen; a port alone: 127.0.0.1).
+        """)
     var metricsListen: String?
 
     @Option(help: ArgumentHelp("""
@@ -53,7 +56,8 @@ struct DKIMMilterCommand: ParsableCommand {
         """, valueName: "text|markdown|man"))
     var listOptions: String?
 
-    @Flag(name: .customShort("f"), help: "Run in the foreground (always the case; accepted for OpenDKIM compatibility).")
+    @Flag(name: .customShort("f"),
+          help: "Run in the foreground (always the case; accepted for OpenDKIM compatibility).")
     var foreground = false
 
     static func main() {
@@ -104,7 +108,8 @@ struct DKIMMilterCommand: ParsableCommand {
                 let c = try source(file: path).load(warnings: &warnings)
                 let policy = try MilterSetup.policy(from: c, warnings: &warnings)
                 for w in warnings { FileHandle.standardError.write(Data("dkim-milter: warning: \(w)\n".utf8)) }
-                print("\(path): OK — mode \(c.signs ? "s" : "")\(c.verifies ? "v" : ""), socket \(c.socket), \(policy.keys.allKeys.count) signing key(s)")
+                print("\(path): OK — mode \(c.signs ? "s" : "")\(c.verifies ? "v" : ""), socket \(c.socket), "
+                    + "\(policy.keys.allKeys.count) signing key(s)")
                 if c.usesDatabase {
                     let (lines, ok) = MilterSetup.checkDatabase(c, all: all)
                     for line in lines { print("  " + line) }
@@ -115,8 +120,8 @@ struct DKIMMilterCommand: ParsableCommand {
                     let published = k.domain == "%" ? "not checked (% stands for the author's domain)"
                         : (checked.publication[k.recordName] ?? .unknown).rawValue
                     let signs = k.domain == "%" || checked.isUsable(k) ? "" : ", not signing"
-                    print("  \(k.domain) s=\(k.selector) \(k.algorithm.rawValue) (\(k.key.bitCount) bits) from \(k.path): "
-                        + "\(k.lifecycle.rawValue), \(published)\(signs)")
+                    print("  \(k.domain) s=\(k.selector) \(k.algorithm.rawValue) (\(k.key.bitCount) bits) "
+                        + "from \(k.path): \(k.lifecycle.rawValue), \(published)\(signs)")
                 }
             } catch let code as ExitCode {
                 throw code
@@ -156,7 +161,8 @@ struct DKIMMilterCommand: ParsableCommand {
         }
         let keys = policy.keys.allKeys
         if !keys.isEmpty {
-            log.info("signing " + keys.map { "\($0.domain) (s=\($0.selector), \($0.algorithm.rawValue))" }.joined(separator: ", "))
+            log.info("signing "
+                + keys.map { "\($0.domain) (s=\($0.selector), \($0.algorithm.rawValue))" }.joined(separator: ", "))
         }
         let chroot = PostfixChroot.installed()
         if config == nil {

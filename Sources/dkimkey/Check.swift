@@ -51,8 +51,8 @@ struct Check: ParsableCommand {
             throw ToolError("--nameserver: \(error.reason)")
         }
         let server = nameserver.map { "the DNS server \($0)" } ?? "the DNS server (from /etc/resolv.conf)"
-        let report = try KeyCheck.run(selector: selector, domain: domain, keyPath: key, keysDirectory: keysDir ?? "Keys",
-                                      resolver: resolver, server: server)
+        let report = try KeyCheck.run(selector: selector, domain: domain, keyPath: key,
+                                      keysDirectory: keysDir ?? "Keys", resolver: resolver, server: server)
         Output.line(json ? report.json() : report.text())
         if !report.passed { throw ExitCode(1) }
     }

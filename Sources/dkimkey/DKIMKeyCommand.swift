@@ -7,7 +7,8 @@ struct DKIMKeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dkimkey",
         abstract: "Make DKIM keys, sign messages and explain DKIM signatures.",
-        discussion: "Exit codes: 0 success; 1 a message did not verify or a published key failed its check; 2 usage or I/O error.",
+        discussion: "Exit codes: 0 success; 1 a message did not verify or a published key failed its check; "
+            + "2 usage or I/O error.",
         subcommands: [Generate.self, Sign.self, Verify.self, Check.self, Rotate.self, Doctor.self])
 
     /// Runs the command; usage errors exit 2, as documented, not ArgumentParser's 64.

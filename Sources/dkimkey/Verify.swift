@@ -65,7 +65,8 @@ struct Verify: ParsableCommand {
             }
         } else {
             do {
-                resolver = CachingTXTResolver(upstream: try DNSClient(nameserver: nameserver, timeout: timeout, tries: 2))
+                resolver = CachingTXTResolver(upstream: try DNSClient(nameserver: nameserver, timeout: timeout,
+                                                                      tries: 2))
             } catch {
                 throw ToolError("--nameserver: \(error.reason)")
             }

@@ -12,7 +12,8 @@ import Testing
         func advance(_ s: Double) { lock.lock(); value += s; lock.unlock() }
     }
 
-    func cache(_ server: FakeDNSServer, clock: Clock = Clock(), limits: CachingTXTResolver.Limits = .init()) throws -> CachingTXTResolver {
+    func cache(_ server: FakeDNSServer, clock: Clock = Clock(),
+               limits: CachingTXTResolver.Limits = .init()) throws -> CachingTXTResolver {
         // One try: each lookup that misses the cache is one query. A timeout no loaded machine reaches.
         CachingTXTResolver(upstream: try DNSClient(nameserver: server.address, timeout: 30, tries: 1),
                            limits: limits, clock: { clock.now() })

@@ -85,12 +85,14 @@ import Testing
         for (keyPath, selector) in keys {
             let key = try PrivateKey(pemOrSeed: Fixtures.text(keyPath))
             for body in bodies {
-                let message = Array("From: A <a@example.com>\r\nTo:  b@example.org\r\nSubject: folded\r\n  subject \r\n\r\n\(body)".utf8)
-                let configuration = SignerConfiguration(domain: "example.com", selector: selector,
-                                                        canonicalization: try #require(CanonicalizationPair(tagValue: c)),
-                                                        timestamp: 1_700_000_000)
+                let message = Array(("From: A <a@example.com>\r\nTo:  b@example.org\r\n"
+                    + "Subject: folded\r\n  subject \r\n\r\n\(body)").utf8)
+                let configuration = SignerConfiguration(
+                    domain: "example.com", selector: selector,
+                    canonicalization: try #require(CanonicalizationPair(tagValue: c)), timestamp: 1_700_000_000)
                 for size in [nil, 1, 3, 7] as [Int?] {
-                    var session = try SigningSession(configuration: configuration, key: key, crypto: OpenSSLCryptoProvider())
+                    var session = try SigningSession(configuration: configuration, key: key,
+                                                     crypto: OpenSSLCryptoProvider())
                     var parser = MessageParser()
                     func handle(_ e: MessageParser.Event) {
                         switch e {
@@ -99,13 +101,16 @@ import Testing
                         case .body(let b): session.appendBody(b)
                         }
                     }
-                    for chunk in size.map({ Chunking.split(message, size: $0) }) ?? [message] { try parser.parse(chunk, handle) }
+                    for chunk in size.map({ Chunking.split(message, size: $0) }) ?? [message] {
+                        try parser.parse(chunk, handle)
+                    }
                     try parser.finish(handle)
                     let field = try session.finish()
                     let signed = field.bytes + [13, 10] + message
                     let result = try DKIMVerifier(resolver: resolver, crypto: OpenSSLCryptoProvider())
                         .verify(message: signed, now: 1_700_000_100).signatures
-                    #expect(result.map(\.result) == [.pass], "\(selector) \(c) body \(body.prefix(20).debugDescription) chunk \(String(describing: size))")
+                    #expect(result.map(\.result) == [.pass],
+                        "\(selector) \(c) body \(body.prefix(20).debugDescription) chunk \(String(describing: size))")
                 }
             }
         }

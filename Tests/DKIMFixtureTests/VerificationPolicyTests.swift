@@ -7,7 +7,8 @@ import Testing
 @Suite struct VerificationPolicyTests {
     static let message = Array("From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello\r\n".utf8)
 
-    func sign(keyPath: String, selector: String, _ configure: (inout SignerConfiguration) -> Void = { _ in }) throws -> [UInt8] {
+    func sign(keyPath: String, selector: String,
+              _ configure: (inout SignerConfiguration) -> Void = { _ in }) throws -> [UInt8] {
         var configuration = SignerConfiguration(domain: "example.com", selector: selector, timestamp: 1_700_000_000)
         configure(&configuration)
         let key = try PrivateKey(pemOrSeed: Fixtures.text(keyPath))
@@ -25,7 +26,8 @@ import Testing
 
     func verify(_ message: [UInt8], records: [String: TXTLookupResult], now: Int = 1_700_000_100,
                 configuration: VerifierConfiguration = .init()) throws -> SignatureVerification {
-        let verifier = DKIMVerifier(configuration: configuration, resolver: StaticTXTResolver(records), crypto: OpenSSLCryptoProvider())
+        let verifier = DKIMVerifier(configuration: configuration, resolver: StaticTXTResolver(records),
+                                    crypto: OpenSSLCryptoProvider())
         return try #require(try verifier.verify(message: message, now: now).signatures.first)
     }
 
@@ -36,7 +38,8 @@ import Testing
 
     @Test func aValidSignaturePasses() throws {
         let signed = try sign(keyPath: "corpus/keys/rsa2048a.pem", selector: "s")
-        #expect(try verify(signed, records: ["s._domainkey.example.com": record("corpus/keys/rsa2048a.pem")]).result == .pass)
+        #expect(try verify(signed, records: ["s._domainkey.example.com": record("corpus/keys/rsa2048a.pem")]).result
+                == .pass)
     }
 
     /// RFC 8301 §3.2: RSA keys below 1024 bits are never valid, even with a correct signature.
@@ -45,7 +48,8 @@ import Testing
         #expect(key.bitCount == 512)
         let signed = try Fixtures.bytes("corpus/messages/alg-rsa-512-bit-key.eml")
         let records = try StaticTXTResolver(parsingRecordsFile: Fixtures.text("corpus/keys.txt"))
-        let result = try DKIMVerifier(resolver: records, crypto: OpenSSLCryptoProvider()).verify(message: signed, now: 1_700_000_100)
+        let result = try DKIMVerifier(resolver: records, crypto: OpenSSLCryptoProvider())
+            .verify(message: signed, now: 1_700_000_100)
         #expect(result.signatures.first?.result == .permError(DKIMError(.keyTooSmall, "")))
     }
 
@@ -74,13 +78,15 @@ import Testing
         let signed = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s") { $0.expiration = 1_700_000_050 }
         let records = ["s._domainkey.example.com": try record("corpus/keys/ed25519a.pem")]
         #expect(try verify(signed, records: records, now: 1_700_000_040).result == .pass)
-        #expect(try verify(signed, records: records, now: 1_800_000_000).result == .permError(DKIMError(.signatureExpired, "")))
+        #expect(try verify(signed, records: records, now: 1_800_000_000).result
+                == .permError(DKIMError(.signatureExpired, "")))
     }
 
     @Test func keyLookupOutcomesMapToRFC8601Results() throws {
         let signed = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s")
         #expect(try verify(signed, records: [:]).result.word == "permerror")
-        #expect(try verify(signed, records: ["s._domainkey.example.com": .temporaryFailure(reason: "x")]).result.word == "temperror")
+        #expect(try verify(signed, records: ["s._domainkey.example.com": .temporaryFailure(reason: "x")]).result.word
+                == "temperror")
         #expect(try verify(signed, records: ["s._domainkey.example.com": .records([])]).result.word == "permerror")
         #expect(try verify(signed, records: ["s._domainkey.example.com": .records(["v=DKIM1; k=ed25519; p="])]).result
                 == .permError(DKIMError(.keyRevoked, "")))
@@ -88,7 +94,9 @@ import Testing
 
     /// RFC 6376 §3.6.1: key h=, s= and t=s restrictions.
     @Test func keyRestrictionsAreEnforced() throws {
-        let signed = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s") { $0.identity = "user@mail.example.com" }
+        let signed = try sign(keyPath: "corpus/keys/ed25519a.pem", selector: "s") {
+            $0.identity = "user@mail.example.com"
+        }
         let path = "corpus/keys/ed25519a.pem"
         func result(_ extra: String) throws -> VerificationResult {
             try verify(signed, records: ["s._domainkey.example.com": record(path, extra: extra)]).result
@@ -122,7 +130,9 @@ import Testing
         let field = Array(one.prefix(one.count - Self.message.count))
         let many = Array(repeating: field, count: 40).flatMap { $0 } + Self.message
         let verifier = DKIMVerifier(configuration: VerifierConfiguration(maximumSignatures: 5),
-                                    resolver: StaticTXTResolver(["s._domainkey.example.com": try record("corpus/keys/ed25519a.pem")]),
+                                    resolver: StaticTXTResolver([
+                                        "s._domainkey.example.com": try record("corpus/keys/ed25519a.pem"),
+                                    ]),
                                     crypto: OpenSSLCryptoProvider())
         let results = try verifier.verify(message: many, now: 1_700_000_100).signatures
         #expect(results.count == 40)

@@ -50,7 +50,8 @@ struct CheckTests {
             let c = report.check(check)
             #expect(c?.status == status, "\(check): \(report.text())", sourceLocation: sourceLocation)
             for word in words {
-                #expect(c?.message.contains(word) == true, "\(check) lacks \"\(word)\": \(c?.message ?? "no such check")",
+                #expect(c?.message.contains(word) == true,
+                        "\(check) lacks \"\(word)\": \(c?.message ?? "no such check")",
                         sourceLocation: sourceLocation)
             }
         }
@@ -71,7 +72,9 @@ struct CheckTests {
 
         @Test func whitespaceInPAndABarePKCS1KeyStillMatch() {
             // p= split by spaces (as some panels show long values), without v=: still the same key.
-            let spaced = "k=rsa;p=" + p(Keys.rsa).enumerated().map { $0.offset > 0 && $0.offset % 64 == 0 ? " \($0.element)" : "\($0.element)" }.joined()
+            let spaced = "k=rsa;p=" + p(Keys.rsa).enumerated().map {
+                $0.offset > 0 && $0.offset % 64 == 0 ? " \($0.element)" : "\($0.element)"
+            }.joined()
             #expect(judge(spaced).passed, "\(judge(spaced).text())")
             // A bare PKCS#1 RSAPublicKey (what some old tools publish): the SubjectPublicKeyInfo of a
             // 2048-bit key less its 24-byte header.
@@ -84,7 +87,8 @@ struct CheckTests {
         @Test func aMissingNameSaysTheExactNameAndWhatToEnter() {
             let r = judge(.nameNotFound)
             #expect(!r.found && !r.matches && r.record == nil && r.exitCode == 1)
-            expectStatus(r, "dns", .fail, containing: ["no TXT record at mail2026._domainkey.example.com", "mail2026._domainkey"])
+            expectStatus(r, "dns", .fail,
+                         containing: ["no TXT record at mail2026._domainkey.example.com", "mail2026._domainkey"])
             // With the private key, the record to publish is in the report.
             expectStatus(r, "match", .fail, containing: [record(Keys.rsa)])
             #expect(judge(.records([])).check("dns")?.status == .fail)
@@ -150,7 +154,8 @@ struct CheckTests {
             let have = first255.utf8.count - "v=DKIM1; k=rsa; p=".utf8.count
             // With the private key: its p= length.
             let r = judge(first255)
-            expectStatus(r, "truncated", .fail, containing: ["truncated", "\(have) characters", "\(need)", keyPath, "2048-bit"])
+            expectStatus(r, "truncated", .fail,
+                         containing: ["truncated", "\(have) characters", "\(need)", keyPath, "2048-bit"])
             #expect(r.check("syntax") == nil, "\(r.text())")
             #expect(!r.matches && r.exitCode == 1)
             // Without it: the length the key's DER header declares.
@@ -161,7 +166,8 @@ struct CheckTests {
             expectStatus(judge(p236), "truncated", .fail, containing: ["236 characters", "\(need)"])
             expectStatus(judge(p236, key: nil), "truncated", .fail, containing: ["236 characters", "\(need)"])
             // A shorter, unreadable p= against a smaller private key: the length from the header.
-            expectStatus(judge(first255, key: Keys.rsa1024), "truncated", .fail, containing: ["\(have) characters", "header", "\(need)"])
+            expectStatus(judge(first255, key: Keys.rsa1024), "truncated", .fail,
+                         containing: ["\(have) characters", "header", "\(need)"])
             // Not a DER header, but shorter than the private key's p=: still truncated.
             let garbled = "v=DKIM1; k=rsa; p=" + String(repeating: "A", count: 101)
             expectStatus(judge(garbled), "truncated", .fail, containing: ["101 characters", "\(need)", "2048-bit"])
@@ -317,7 +323,8 @@ struct CheckTests {
             }
             for (s, d) in [("bad selector", domain), (selector, "localhost"), (selector, "exa mple.com")] {
                 let error = #expect(throws: ToolError.self) {
-                    try KeyCheck.run(selector: s, domain: d, keyPath: nil, keysDirectory: dir, resolver: resolver, server: "test")
+                    try KeyCheck.run(selector: s, domain: d, keyPath: nil, keysDirectory: dir, resolver: resolver,
+                                     server: "test")
                 }
                 #expect(error?.exitCode == 2)
             }
@@ -328,7 +335,8 @@ struct CheckTests {
 
     @Suite("published in dnsmasq", .publishedRecords)
     struct Published {
-        func check(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessRunner.Result {
+        func check(_ arguments: [String],
+                   sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessRunner.Result {
             let dns = try PublishedRecords.shared()
             let r = try CLI.run(["check"] + arguments + ["--nameserver", "127.0.0.1:\(dns.port)", "--timeout", "2"])
             #expect(r.endedNormally, "\(r.summary)", sourceLocation: sourceLocation)
@@ -383,7 +391,8 @@ struct CheckTests {
             #expect(r.status == 1, "\(r.summary)")
             let out = r.stdoutText
             #expect(out.contains("OK   syntax"), "\(out)")
-            #expect(out.contains("FAIL match: the published key does not match the private key \(dns.goodKey)"), "\(out)")
+            #expect(out.contains("FAIL match: the published key does not match the private key \(dns.goodKey)"),
+                    "\(out)")
             #expect(out.contains(dns.goodRecord), "the fix should show the record to publish: \(out)")
         }
 
@@ -391,7 +400,8 @@ struct CheckTests {
             let dns = try PublishedRecords.shared()
             let r = try check(["nothing", "--domain", "example.com", "--key", dns.goodKey])
             #expect(r.status == 1, "\(r.summary)")
-            #expect(r.stdoutText.contains("FAIL dns: no TXT record at nothing._domainkey.example.com (the exact name looked up)"),
+            #expect(r.stdoutText.contains("FAIL dns: no TXT record at nothing._domainkey.example.com "
+                                          + "(the exact name looked up)"),
                     "\(r.stdoutText)")
             #expect(!r.stdoutText.contains("doubled-name"), "\(r.stdoutText)")
         }
@@ -400,7 +410,8 @@ struct CheckTests {
             let dns = try PublishedRecords.shared()
             let r = try check(["panel", "--domain", "example.com", "--key", dns.goodKey])
             #expect(r.status == 1, "\(r.summary)")
-            #expect(r.stdoutText.contains("FAIL doubled-name: but there is a TXT record at panel._domainkey.example.com.example.com"),
+            #expect(r.stdoutText.contains("FAIL doubled-name: but there is a TXT record at "
+                                          + "panel._domainkey.example.com.example.com"),
                     "\(r.stdoutText)")
         }
 
@@ -409,7 +420,8 @@ struct CheckTests {
             let dns = try PublishedRecords.shared()
             let r = try check(["good", "--domain", "example.net", "--key", dns.goodKey])
             #expect(r.status == 1, "\(r.summary)")
-            #expect(r.stdoutText.contains("FAIL dns: the DNS server 127.0.0.1:\(dns.port) gave no answer for good._domainkey.example.net"),
+            #expect(r.stdoutText.contains("FAIL dns: the DNS server 127.0.0.1:\(dns.port) "
+                                          + "gave no answer for good._domainkey.example.net"),
                     "\(r.stdoutText)")
         }
 
@@ -432,7 +444,9 @@ struct CheckTests {
                     #expect(!string(c, "check").isEmpty && !string(c, "message").isEmpty, "\(c)")
                     #expect(["ok", "warn", "fail"].contains(string(c, "status")), "\(c)")
                 }
-                if selector == "cut" { #expect(checks.contains { string($0, "check") == "truncated" }, "\(r.stdoutText)") }
+                if selector == "cut" {
+                    #expect(checks.contains { string($0, "check") == "truncated" }, "\(r.stdoutText)")
+                }
             }
         }
 
@@ -611,7 +625,9 @@ final class DNSMasq {
         defer { close(fd) }
         var address = LoopbackSocket.address(port: Int(port))
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
     }
 }

@@ -85,7 +85,8 @@ struct DoctorZoneTests {
         let r = try zones.doctor(try DoctorScenario.load("seed-after"), keys: keys)
         #expect(r.status == 0, "\(r.summary)")
         #expect(!r.stdoutText.contains("old2025"), "\(r.stdoutText)")
-        #expect(r.stdoutText.contains("is 200 days old") && r.stdoutText.contains("dkimkey rotate --domain home-after.test"),
+        #expect(r.stdoutText.contains("is 200 days old")
+                    && r.stdoutText.contains("dkimkey rotate --domain home-after.test"),
                 "\(r.stdoutText)")
     }
 

@@ -56,8 +56,8 @@ struct ExplainTests {
 
     @Test func aBodyReEncodedToQuotedPrintableIsNamed() throws {
         let signed = try Self.sign(Self.headers + "Grüße aus Köln\r\n")
-        let reencoded = String(decoding: signed, as: UTF8.self).replacingOccurrences(of: "Grüße aus Köln",
-                                                                                     with: "Gr=C3=BC=C3=9Fe aus K=C3=B6ln")
+        let reencoded = String(decoding: signed, as: UTF8.self)
+            .replacingOccurrences(of: "Grüße aus Köln", with: "Gr=C3=BC=C3=9Fe aus K=C3=B6ln")
         let r = try Self.explain(Array(reencoded.utf8))
         #expect(r.stdoutText.contains("likely culprit: the body was re-encoded from 8-bit to quoted-printable"),
                 "\(r.stdoutText)")
@@ -78,6 +78,7 @@ struct ExplainTests {
         let r = try Self.explain(Array(changed.utf8))
         #expect(r.stdoutText.contains("no common transformation (bare LF line endings, trailing whitespace, "
                                       + "8-bit/quoted-printable re-encoding, quoted-printable encoding of 8-bit text, "
-                                      + "an appended footer) explains it: the text itself was changed"), "\(r.stdoutText)")
+                                      + "an appended footer) explains it: the text itself was changed"),
+                "\(r.stdoutText)")
     }
 }

@@ -43,7 +43,8 @@ struct GenerateTests {
         let lines = txt.split(separator: "\n").map(String.init)
         #expect(lines.count == 1, "\(txt)")
         let zoneLine = try #require(lines.first)
-        #expect(zoneLine.hasPrefix("\(key.selector)._domainkey.\(key.domain).\t") || zoneLine.hasPrefix("\(key.selector)._domainkey.\(key.domain). "),
+        #expect(zoneLine.hasPrefix("\(key.selector)._domainkey.\(key.domain).\t")
+                    || zoneLine.hasPrefix("\(key.selector)._domainkey.\(key.domain). "),
                 "\(zoneLine)")
         #expect(zoneLine.contains("TXT"))
         let strings = Self.quotedStrings(zoneLine)
@@ -100,7 +101,8 @@ struct GenerateTests {
     @Test(arguments: ["512", "1023", "0", "-1"])
     func generateRefusesRSAKeysBelow1024Bits(bits: String) throws {
         try CLI.withTemporaryDirectory { dir in
-            let r = try CLI.run(["generate", "weak", "--domain", "example.com", "--bits", bits, "--keys-dir", dir + "/keys"])
+            let r = try CLI.run(["generate", "weak", "--domain", "example.com", "--bits", bits,
+                                 "--keys-dir", dir + "/keys"])
             #expect(r.status == 2, "\(r.summary)")
             #expect(r.stderr.contains("1024"), "\(r.stderr)")
             #expect(r.stdout.isEmpty)
@@ -121,7 +123,8 @@ struct GenerateTests {
             let (key, _) = try GeneratedKeys.generate(type: "ed25519", selector: "s1", domain: "example.com", in: dir)
             let pemBefore = try CLI.read(key.pemPath)
             let txtBefore = try CLI.read(key.txtPath)
-            let r = try CLI.run(["generate", "s1", "--domain", "example.com", "--type", "ed25519", "--keys-dir", dir + "/keys"])
+            let r = try CLI.run(["generate", "s1", "--domain", "example.com", "--type", "ed25519",
+                                 "--keys-dir", dir + "/keys"])
             #expect(r.status == 2, "\(r.summary)")
             #expect(r.stderr.contains(key.pemPath), "\(r.stderr)")
             #expect(r.stderr.contains("already exists") && r.stderr.contains("--force"), "\(r.stderr)")
@@ -273,7 +276,8 @@ struct GenerateTests {
                       "example.com;x=1", "exämple.com", "example.com/../../etc"])
     func generateRejectsAnInvalidDomain(domain: String) throws {
         try CLI.withTemporaryDirectory { dir in
-            let r = try CLI.run(["generate", "sel", "--domain", domain, "--type", "ed25519", "--keys-dir", dir + "/keys"])
+            let r = try CLI.run(["generate", "sel", "--domain", domain, "--type", "ed25519",
+                                 "--keys-dir", dir + "/keys"])
             #expect(r.status == 2, "\(domain): \(r.summary)")
             #expect(r.stderr.contains("domain"), "\(r.stderr)")
             #expect(r.stdout.isEmpty)
@@ -284,7 +288,8 @@ struct GenerateTests {
     @Test(arguments: ["bad selector", "", "../escape", "sel;x", "sel/sub"])
     func generateRejectsAnInvalidSelector(selector: String) throws {
         try CLI.withTemporaryDirectory { dir in
-            let r = try CLI.run(["generate", selector, "--domain", "example.com", "--type", "ed25519", "--keys-dir", dir + "/keys"])
+            let r = try CLI.run(["generate", selector, "--domain", "example.com", "--type", "ed25519",
+                                 "--keys-dir", dir + "/keys"])
             #expect(r.status == 2, "\(selector): \(r.summary)")
             #expect(r.stderr.contains("selector"), "\(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/keys"), "wrote files for an invalid selector")

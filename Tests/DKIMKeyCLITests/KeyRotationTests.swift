@@ -94,7 +94,8 @@ final class ZoneDouble: RecordPublisher, @unchecked Sendable {
             let zone = ZoneDouble()
             let lines = try rotation(dir, zone, at: Self.start, publish: false).run()
             let made = try #require(lines.first)
-            #expect(made.actionNeeded && made.text.contains("Publish TXT s202609._domainkey.example.com: v=DKIM1; k=rsa; p="))
+            #expect(made.actionNeeded
+                    && made.text.contains("Publish TXT s202609._domainkey.example.com: v=DKIM1; k=rsa; p="))
             _ = try rotation(dir, zone, at: Self.start + Self.day, publish: false).run()
             #expect(try states(dir) == ["s202609": .pending])
             let status = try rotation(dir, zone, at: Self.start + Self.day, publish: false).status()
@@ -154,7 +155,8 @@ final class ZoneDouble: RecordPublisher, @unchecked Sendable {
             file["b"] = .init(selector: "b", state: .active, since: Self.start)
             try file.write(directory: dir)
             #expect(try KeyStateFile.read(directory: dir, domain: "example.com") == file)
-            try "a activ since=2026-01-01T00:00:00Z\n".write(toFile: dir + "/keys.state", atomically: true, encoding: .utf8)
+            try "a activ since=2026-01-01T00:00:00Z\n".write(toFile: dir + "/keys.state", atomically: true,
+                                                             encoding: .utf8)
             #expect(throws: KeyStateError.self) { try KeyStateFile.read(directory: dir, domain: "example.com") }
         }
     }
@@ -171,12 +173,14 @@ final class ZoneDouble: RecordPublisher, @unchecked Sendable {
                                     "--now", now])
             #expect(made.status == 1, "\(made.stdoutText)")
             #expect(made.stdoutText.contains("TODO s202609 (pending): made an RSA 2048 key"), "\(made.stdoutText)")
-            var status = try CLI.run(["rotate", "--status", "--keys-dir", dir, "--nameserver", dns.address, "--now", now])
+            var status = try CLI.run(["rotate", "--status", "--keys-dir", dir, "--nameserver", dns.address,
+                                      "--now", now])
             #expect(status.status == 1, "\(status.stdoutText)")
             #expect(status.stdoutText.contains("example.com:"), "\(status.stdoutText)")
             // The admin pastes the record; the next run activates the key and the status is quiet.
             let record = try String(contentsOfFile: dir + "/example.com/s202609.txt", encoding: .utf8)
-            let strings = record.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            let strings = record.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }
+                .map { String($0.element) }
             dns.set("s202609._domainkey.example.com", .txt([strings]))
             let activated = try CLI.run(["rotate", "--domain", "example.com", "--keys-dir", dir, "--nameserver",
                                          dns.address, "--now", now])

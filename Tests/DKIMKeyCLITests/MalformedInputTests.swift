@@ -40,10 +40,11 @@ struct MalformedInputTests {
     @Test func randomGarbageNeverCrashes() throws {
         try CLI.withTemporaryDirectory { dir in
             var rng = SplitMix64(state: 20_261_129)
-            let tokens = ["DKIM-Signature:", "dkim-signature :", "From:", "from: a@example.com", "\r\n", "\n", "\r", " ", "\t",
-                          ";", "=", ":", "v=1", "a=rsa-sha256", "a=ed25519-sha256", "c=relaxed/simple", "c=simple",
-                          "d=example.com", "s=sr2048a", "s=seda", "h=from:to", "h=", "l=", "l=99999999999999999999", "t=",
-                          "x=1", "bh=", "b=", "AAAA", "====", "\u{0}", "\u{FF}", "é", "i=@", "q=dns/txt", "\r\n\r\n"]
+            let tokens = ["DKIM-Signature:", "dkim-signature :", "From:", "from: a@example.com", "\r\n", "\n", "\r",
+                          " ", "\t", ";", "=", ":", "v=1", "a=rsa-sha256", "a=ed25519-sha256", "c=relaxed/simple",
+                          "c=simple", "d=example.com", "s=sr2048a", "s=seda", "h=from:to", "h=", "l=",
+                          "l=99999999999999999999", "t=", "x=1", "bh=", "b=", "AAAA", "====", "\u{0}", "\u{FF}", "é",
+                          "i=@", "q=dns/txt", "\r\n\r\n"]
             var files: [String] = []
             for n in 0..<24 {
                 let bytes: [UInt8]
@@ -105,7 +106,8 @@ struct MalformedInputTests {
             expectCleanFailure(alone, allowed: [1])
             #expect(alone.stdoutText.contains("no DKIM signature"), "\(alone.stdoutText.prefix(300))")
             // A 1 MB DKIM-Signature field (a huge b=): reported, not evaluated as a pass.
-            let hugeSig = try Self.replacing(Self.signedBytes, "b=jOEJ", with: "b=" + String(repeating: "A", count: 1 << 20) + "jOEJ")
+            let hugeSig = try Self.replacing(Self.signedBytes, "b=jOEJ",
+                                             with: "b=" + String(repeating: "A", count: 1 << 20) + "jOEJ")
             let huge = try Self.verify(hugeSig, ["--json", "--explain"], in: dir, name: "huge.eml")
             expectCleanFailure(huge, allowed: [1])
             let hugeResult = string(try Self.firstSignature(huge), "result")
@@ -143,7 +145,8 @@ struct MalformedInputTests {
             // 1,000 distinct broken signatures, explained.
             var broken: [UInt8] = []
             for k in 0..<1000 {
-                broken += Array("DKIM-Signature: v=1; a=rsa-sha256; d=ex\(k).example; s=s; h=from; bh=AAAA; b=AAAA\r\n".utf8)
+                broken += Array(("DKIM-Signature: v=1; a=rsa-sha256; d=ex\(k).example; s=s; h=from; "
+                                 + "bh=AAAA; b=AAAA\r\n").utf8)
             }
             let start2 = Date()
             let e = try Self.verify(broken + Self.signedMessage.rest, ["--explain"], in: dir, name: "broken.eml")
@@ -156,7 +159,8 @@ struct MalformedInputTests {
     /// 1,000 copies of one valid signature: the first passes, so the message passes.
     @Test func thousandValidSignaturesPass() throws {
         try CLI.withTemporaryDirectory { dir in
-            let message = Array([[UInt8]](repeating: Self.signedMessage.signature, count: 1000).joined()) + Self.signedMessage.rest
+            let message = Array([[UInt8]](repeating: Self.signedMessage.signature, count: 1000).joined())
+                + Self.signedMessage.rest
             let r = try Self.verify(message, ["--json"], in: dir)
             #expect(r.status == 0, "\(r.summary)")
             let sigs = try #require(try r.jsonLines().first?["signatures"] as? [[String: Any]])
@@ -358,7 +362,9 @@ struct MalformedInputTests {
                 try CLI.write((lines.prefix(6) + lines.suffix(1)).joined(separator: "\n") + "\n", to: keyPath)
             case .publicKeyPEM:
                 keyPath = dir + "/public.pem"
-                try CLI.write("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
+                try CLI.write("-----BEGIN PUBLIC KEY-----\n"
+                              + "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+                              + "-----END PUBLIC KEY-----\n",
                               to: keyPath)
             }
             let r = try CLI.run(["sign", "--key", keyPath, "--domain", "example.com", "--selector", "s1",
@@ -383,7 +389,9 @@ struct MalformedInputTests {
             let arguments = ["sign", "--key", keyPath, "--domain", "example.com", "--selector", "s1",
                              CLI.corpus("signing/sign-basic-rr.eml")]
             let r = getuid() == 0
-                ? try ProcessRunner.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Fixtures.dkimkey] + arguments)
+                ? try ProcessRunner.run("/usr/bin/setpriv",
+                                        ["--reuid=65534", "--regid=65534", "--clear-groups", Fixtures.dkimkey]
+                                            + arguments)
                 : try CLI.run(arguments)
             #expect(r.status == 2, "\(r.summary)")
             #expect(r.stderr.contains(keyPath) && r.stderr.contains("not readable"), "\(r.stderr)")
@@ -391,8 +399,8 @@ struct MalformedInputTests {
     }
 
     @Test func rsaKeyBelow1024BitsIsRefusedForSigning() throws {
-        let r = try CLI.run(["sign", "--key", CLI.corpus("keys/rsa512a.pem"), "--domain", "example.com", "--selector", "s1",
-                             CLI.corpus("signing/sign-basic-rr.eml")])
+        let r = try CLI.run(["sign", "--key", CLI.corpus("keys/rsa512a.pem"), "--domain", "example.com",
+                             "--selector", "s1", CLI.corpus("signing/sign-basic-rr.eml")])
         #expect(r.status == 2, "\(r.summary)")
         #expect(r.stderr.contains("1024"), "\(r.stderr)")
         #expect(r.stdout.isEmpty)
@@ -400,7 +408,8 @@ struct MalformedInputTests {
 
     // MARK: Records files
 
-    @Test(arguments: ["sel._domainkey.example.com\n", "# comment\nsr2048a._domainkey.example.com\tv=DKIM1; p=\nno-separator\n"])
+    @Test(arguments: ["sel._domainkey.example.com\n",
+                      "# comment\nsr2048a._domainkey.example.com\tv=DKIM1; p=\nno-separator\n"])
     func recordsFileWithAMalformedLineExitsTwo(text: String) throws {
         try CLI.withTemporaryDirectory { dir in
             let records = dir + "/records.txt"

@@ -16,7 +16,8 @@ struct SignVerifyTests {
     /// Signs `input` (written to `dir`) and returns the output, checked to be exactly one header
     /// field on top of the unchanged input.
     static func signChecked(_ key: GeneratedKey, input: [UInt8], in dir: String, name: String = "in.eml",
-                            _ extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> SignedOutput {
+                            _ extra: [String] = [],
+                            sourceLocation: SourceLocation = #_sourceLocation) throws -> SignedOutput {
         let path = dir + "/" + name
         try CLI.write(input, to: path)
         let r = try sign(key, path, extra)
@@ -29,7 +30,8 @@ struct SignVerifyTests {
     }
 
     /// `verify --json` of one file, with its one JSON line.
-    static func verifyJSON(_ file: String, records: String, extra: [String] = []) throws -> (ProcessRunner.Result, [String: Any]) {
+    static func verifyJSON(_ file: String, records: String,
+                           extra: [String] = []) throws -> (ProcessRunner.Result, [String: Any]) {
         let r = try CLI.run(["verify", "--json", "--records", records] + extra + [file])
         let lines = try r.jsonLines()
         try #require(lines.count == 1, "\(r.summary)")
@@ -41,7 +43,8 @@ struct SignVerifyTests {
     }
 
     /// The structural promises about a new field: the name, folding at 78, CRLF or LF as the input.
-    static func checkFieldShape(_ out: SignedOutput, lineEnding: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func checkFieldShape(_ out: SignedOutput, lineEnding: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) {
         let text = out.fieldText
         #expect(text.hasPrefix("DKIM-Signature: v=1;"), "\(text)", sourceLocation: sourceLocation)
         #expect(text.hasSuffix(lineEnding), sourceLocation: sourceLocation)
@@ -52,9 +55,14 @@ struct SignVerifyTests {
                     sourceLocation: sourceLocation)
         }
         for (i, line) in out.lines.enumerated() {
-            #expect(line.utf8.count <= 78, "line \(i + 1) has \(line.utf8.count) characters: \(line)", sourceLocation: sourceLocation)
-            if i > 0 { #expect(line.first == "\t" || line.first == " ", "line \(i + 1) is not a continuation", sourceLocation: sourceLocation) }
-            #expect(!line.isEmpty && line.last != " " && line.last != "\t", "line \(i + 1) ends in whitespace", sourceLocation: sourceLocation)
+            #expect(line.utf8.count <= 78, "line \(i + 1) has \(line.utf8.count) characters: \(line)",
+                    sourceLocation: sourceLocation)
+            if i > 0 {
+                #expect(line.first == "\t" || line.first == " ", "line \(i + 1) is not a continuation",
+                        sourceLocation: sourceLocation)
+            }
+            #expect(!line.isEmpty && line.last != " " && line.last != "\t", "line \(i + 1) ends in whitespace",
+                    sourceLocation: sourceLocation)
         }
         let names = out.tags.map(\.name)
         #expect(names.last == "b", "b= is not last: \(names)", sourceLocation: sourceLocation)
@@ -62,8 +70,12 @@ struct SignVerifyTests {
         for required in ["v", "a", "d", "s", "h", "bh", "b", "c", "t"] {
             #expect(names.contains(required), "no \(required)= in \(names)", sourceLocation: sourceLocation)
         }
-        if let b = out.tag("b") { #expect(Data(base64Encoded: b) != nil, "b= is not base64", sourceLocation: sourceLocation) }
-        if let bh = out.tag("bh") { #expect(Data(base64Encoded: bh)?.count == 32, "bh= is not a SHA-256", sourceLocation: sourceLocation) }
+        if let b = out.tag("b") {
+            #expect(Data(base64Encoded: b) != nil, "b= is not base64", sourceLocation: sourceLocation)
+        }
+        if let bh = out.tag("bh") {
+            #expect(Data(base64Encoded: bh)?.count == 32, "bh= is not a SHA-256", sourceLocation: sourceLocation)
+        }
     }
 
     // MARK: Round trips
@@ -76,7 +88,8 @@ struct SignVerifyTests {
             for (n, message) in Self.messages.enumerated() {
                 let input = try CLI.read(CLI.corpus(message))
                 let name = "m\(n).eml"
-                let out = try Self.signChecked(key, input: input, in: dir, name: name, ["--canonicalization", canonicalization])
+                let out = try Self.signChecked(key, input: input, in: dir, name: name,
+                                               ["--canonicalization", canonicalization])
                 Self.checkFieldShape(out, lineEnding: "\r\n")
                 #expect(out.tag("a") == (keyType == "rsa" ? "rsa-sha256" : "ed25519-sha256"))
                 #expect(out.tag("c") == canonicalization)
@@ -138,7 +151,8 @@ struct SignVerifyTests {
             _ = try Self.signChecked(keys.key(keyType), input: try CLI.read(CLI.corpus(Self.messages[0])), in: dir)
             let signed = String(decoding: try CLI.read(dir + "/signed-in.eml"), as: UTF8.self)
             let cases = [
-                ("subject", signed.replacingOccurrences(of: "Subject: Invoice 4471", with: "Subject: Invoice 4472"), "signature_mismatch"),
+                ("subject", signed.replacingOccurrences(of: "Subject: Invoice 4471", with: "Subject: Invoice 4472"),
+                 "signature_mismatch"),
                 ("body", signed.replacingOccurrences(of: "Hello,", with: "Hullo,"), "body_hash_mismatch"),
             ]
             for (what, text, code) in cases {
@@ -181,7 +195,8 @@ struct SignVerifyTests {
                 #expect(count("from", in: signed) == count("from", in: present) + 1, "\(message): h=\(signed)")
                 // Every other over-signed field the message has is covered at least once more too.
                 for name in ["subject", "date", "to"] where count(name, in: present) > 0 {
-                    #expect(count(name, in: signed) == count(name, in: present) + 1, "\(message): \(name) in h=\(signed)")
+                    #expect(count(name, in: signed) == count(name, in: present) + 1,
+                            "\(message): \(name) in h=\(signed)")
                 }
                 #expect(!signed.contains("dkim-signature"))
                 let (r, _) = try Self.verifyJSON(dir + "/signed-in.eml", records: keys.recordsFile)
@@ -245,7 +260,8 @@ struct SignVerifyTests {
 
     @Test func expirationNotAfterTheTimestampIsRefused() throws {
         let keys = try GeneratedKeys.shared()
-        let r = try Self.sign(keys.ed25519, CLI.corpus(Self.messages[0]), ["--timestamp", "1700000000", "--expiration", "1700000000"])
+        let r = try Self.sign(keys.ed25519, CLI.corpus(Self.messages[0]),
+                              ["--timestamp", "1700000000", "--expiration", "1700000000"])
         #expect(r.status == 2, "\(r.summary)")
         #expect(r.stderr.contains("--expiration"), "\(r.stderr)")
         #expect(r.stdout.isEmpty)
@@ -333,7 +349,8 @@ struct SignVerifyTests {
     func signRefusesValuesThatMakeAnInvalidSignature(option: [String]) throws {
         let keys = try GeneratedKeys.shared()
         try CLI.withTemporaryDirectory { dir in
-            var arguments = ["sign", "--key", keys.ed25519.pemPath, "--domain", "example.com", "--selector", keys.ed25519.selector]
+            var arguments = ["sign", "--key", keys.ed25519.pemPath, "--domain", "example.com",
+                             "--selector", keys.ed25519.selector]
             if let i = arguments.firstIndex(of: option[0]) { arguments[i + 1] = option[1] } else { arguments += option }
             let r = try CLI.run(arguments + [CLI.corpus(Self.messages[0])])
             #expect(r.endedNormally, "\(r.summary)")

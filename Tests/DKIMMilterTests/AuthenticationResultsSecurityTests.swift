@@ -12,7 +12,8 @@ import Testing
 @Suite struct AuthenticationResultsSecurityTests {
     typealias F = MilterFixtures
     static let parser = Fixtures.repositoryRoot + "/Tests/DKIMMilterTests/Scripts/authres_parse.py"
-    static let record = "v=DKIM1; k=rsa; p=" + Base64.encode(try! F.key("rsa2048a.pem", selector: "x").key.publicKeyData)
+    static let record = "v=DKIM1; k=rsa; p="
+        + Base64.encode(try! F.key("rsa2048a.pem", selector: "x").key.publicKeyData)
     static let unsigned = Array("From: a@legit.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nbody\r\n".utf8)
 
     struct Parsed: Decodable {
@@ -99,7 +100,9 @@ import Testing
             keyName: "sel._domainkey.attacker.example")
         #expect(outcome.verifications.map(\.result.word) == ["permerror"])
         #expect(!outcome.logLine.utf8.contains(0x0A) && !outcome.logLine.utf8.contains(0x0D), "\(outcome.logLine)")
-        #expect(ar.split(separator: "\n").allSatisfy { $0.first == " " || $0.first == "\t" || $0 == ar.split(separator: "\n")[0] })
+        #expect(ar.split(separator: "\n").allSatisfy {
+            $0.first == " " || $0.first == "\t" || $0 == ar.split(separator: "\n")[0]
+        })
     }
 
     /// Hostile values in every property, written by us, parsed by authres: each value is one
@@ -145,7 +148,8 @@ import Testing
 
     @Test(arguments: forgedForms)
     func readsOurIdInEveryFoldingQuotingAndCommentForm(_ value: String) {
-        #expect(AuthservID.of(value: Array(value.replacingOccurrences(of: "\n", with: "\r\n").utf8)) == "mx.example.org")
+        #expect(AuthservID.of(value: Array(value.replacingOccurrences(of: "\n", with: "\r\n").utf8))
+                == "mx.example.org")
     }
 
     @Test(arguments: othersForms)
@@ -159,7 +163,8 @@ import Testing
         let parsed = try AuthenticationResultsSecurityTests.authres(Self.forgedForms + Self.othersForms)
         for (form, p) in zip(Self.forgedForms + Self.othersForms, parsed) {
             guard let id = p.authserv_id else { continue }
-            #expect(AuthservID.of(value: Array(form.replacingOccurrences(of: "\n", with: "\r\n").utf8)) == id.lowercased(),
+            #expect(AuthservID.of(value: Array(form.replacingOccurrences(of: "\n", with: "\r\n").utf8))
+                        == id.lowercased(),
                     "\(form)")
         }
         #expect(parsed.filter { $0.authserv_id != nil }.count >= Self.forgedForms.count)
@@ -178,7 +183,8 @@ import Testing
 
     @Test func forgedResultsAreRemovedFromIncomingMail() throws {
         let session = MilterSession(policy: try F.policy())
-        let (actions, out) = F.run(session, message(Self.forgedForms + Self.othersForms), client: ("mx.o.net", "198.51.100.1"))
+        let (actions, out) = F.run(session, message(Self.forgedForms + Self.othersForms),
+                                   client: ("mx.o.net", "198.51.100.1"))
         #expect(deletions(actions) == Array((1...Self.forgedForms.count).reversed()))
         #expect(session.lastOutcome?.forgedResultsRemoved == Self.forgedForms.count)
         #expect(!String(decoding: out, as: UTF8.self).contains("legit.com"))

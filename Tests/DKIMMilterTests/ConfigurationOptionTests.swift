@@ -60,9 +60,11 @@ import Testing
 
     /// The example configuration uses only honoured options, and parses without a warning.
     @Test func exampleConfigurationParsesWithoutWarnings() throws {
-        let text = try String(contentsOfFile: Fixtures.repositoryRoot + "/contrib/dkim-milter.conf.example", encoding: .utf8)
+        let text = try String(contentsOfFile: Fixtures.repositoryRoot + "/contrib/dkim-milter.conf.example",
+                              encoding: .utf8)
         var names: [String] = []
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
+        for line in text.split(separator: "\n")
+            where !line.hasPrefix("#") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
             names.append(String(line.split(separator: " ").first ?? ""))
         }
         #expect(!names.isEmpty)
@@ -99,8 +101,9 @@ import Testing
         #expect(page.hasPrefix(".Dd December 1, 2026\n.Dt DKIM-MILTER.CONF 5\n"))
         let ignoredAt = try #require(page.range(of: ".Ss Accepted but not applied"))
         for option in ConfigurationOption.all {
-            let entry = try #require(page.range(of: ".It Cm \(option.name)\n\(ConfigurationOption.roffText(option.doc))\n"),
-                                     "\(option.name)")
+            let entry = try #require(
+                page.range(of: ".It Cm \(option.name)\n\(ConfigurationOption.roffText(option.doc))\n"),
+                "\(option.name)")
             #expect((entry.lowerBound > ignoredAt.lowerBound) == (option.status != .honoured), "\(option.name)")
         }
         #expect(ConfigurationOption.roffText(".a \\ b") == "\\&.a \\e b")

@@ -18,7 +18,9 @@ import Testing
     }
 
     func error(_ text: String) -> String {
-        do { _ = try parse(text); return "" } catch let e as ConfigurationError { return e.message } catch { return "\(error)" }
+        do {
+            _ = try parse(text); return ""
+        } catch let e as ConfigurationError { return e.message } catch { return "\(error)" }
     }
 
     /// Debian 12's /etc/opendkim.conf, as installed.
@@ -96,7 +98,8 @@ import Testing
 
     @Test(arguments: [
         ("Mode x", "is not s, v or sv"), ("Socket 8891", "is not a socket"), ("Socket inet:99999@127.0.0.1", "port"),
-        ("Canonicalization nowsp", "is not simple or relaxed"), ("SignatureAlgorithm rsa-sha1", "forbidden by RFC 8301"),
+        ("Canonicalization nowsp", "is not simple or relaxed"),
+        ("SignatureAlgorithm rsa-sha1", "forbidden by RFC 8301"),
         ("MinimumKeyBits 512", "1024"), ("On-BadSignature bounce", "accept, discard"), ("UMask 999", "octal"),
         ("Syslog maybe", "yes or no"), ("InternalHosts 10.0.0.0/40", "prefix length"),
     ])
@@ -114,7 +117,8 @@ import Testing
     @Test func listsComeInlineOrFromAFile() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
-        try "# our networks\n192.0.2.0/24\n\n2001:db8::/32  # v6\n!192.0.2.7\n".write(toFile: dir + "/hosts", atomically: true, encoding: .utf8)
+        try "# our networks\n192.0.2.0/24\n\n2001:db8::/32  # v6\n!192.0.2.7\n"
+            .write(toFile: dir + "/hosts", atomically: true, encoding: .utf8)
         let (c, _, _) = try parse("InternalHosts refile:\(dir)/hosts\nDomain example.com, example.org\n")
         #expect(c.internalHosts.contains(address: "192.0.2.10"))
         #expect(!c.internalHosts.contains(address: "192.0.2.7"))
@@ -131,7 +135,8 @@ import Testing
 
 @Suite struct NetworkListTests {
     @Test func matchesAddressesNetworksAndExclusions() throws {
-        let list = try NetworkList(parsing: ["127.0.0.1", "::1", "10.0.0.0/8", "!10.9.9.9", "fd00::/8", "*.lan.example"])
+        let list = try NetworkList(parsing: ["127.0.0.1", "::1", "10.0.0.0/8", "!10.9.9.9", "fd00::/8",
+                                             "*.lan.example"])
         #expect(list.contains(address: "127.0.0.1"))
         #expect(list.contains(address: "::ffff:127.0.0.1"))
         #expect(list.contains(address: "10.200.1.1"))
@@ -197,7 +202,9 @@ import Testing
         c.keyTable = try write(dir, "KeyTable", "rsa example.com:sr2048a:\(rsa)\n")
         c.signingTable = try write(dir, "SigningTable", "example.com nosuchkey\n")
         var warnings: [String] = []
-        #expect(throws: ConfigurationError.self) { try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings) }
+        #expect(throws: ConfigurationError.self) {
+            try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+        }
     }
 
     /// Private keys readable by others are refused at start, with the fix in the message.
@@ -215,7 +222,8 @@ import Testing
             #expect(error.message.contains("chmod 600 \(rsa)"))
         }
         c.requireSafeKeys = false
-        #expect(try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings).keys(forAuthor: "a@example.com").count == 1)
+        #expect(try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+                    .keys(forAuthor: "a@example.com").count == 1)
     }
 
     // MARK: RequireSafeKeys beyond the key's mode bits (issue 18, finding 10)
@@ -400,7 +408,8 @@ import Testing
         var c = MilterConfiguration()
         c.keyFile = "/nonexistent.pem"
         var warnings: [String] = []
-        #expect(throws: ConfigurationError("KeyFile /nonexistent.pem needs a Selector line (the s= of its DNS record)")) {
+        #expect(throws: ConfigurationError("KeyFile /nonexistent.pem needs a Selector line "
+                                           + "(the s= of its DNS record)")) {
             try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
         }
     }
@@ -408,7 +417,8 @@ import Testing
     @Test func keysDirectoryGivesRSAFirstThenEd25519AndSubDomainsFindParents() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
-        let store = try TestKeyStore.make(in: dir, keys: [("ed25519a.pem", "example.com", "a-ed"), ("rsa2048a.pem", "example.com", "z-rsa")])
+        let store = try TestKeyStore.make(in: dir, keys: [("ed25519a.pem", "example.com", "a-ed"),
+                                                          ("rsa2048a.pem", "example.com", "z-rsa")])
         var c = MilterConfiguration()
         c.keysDirectory = store
         c.subDomains = true
@@ -417,6 +427,7 @@ import Testing
         #expect(keys.keys(forAuthor: "a@example.com").map(\.selector) == ["z-rsa", "a-ed"])
         #expect(keys.keys(forAuthor: "a@news.example.com").map(\.domain) == ["example.com", "example.com"])
         c.signatureAlgorithm = .ed25519SHA256
-        #expect(try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings).keys(forAuthor: "a@example.com").map(\.selector) == ["a-ed"])
+        #expect(try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+                    .keys(forAuthor: "a@example.com").map(\.selector) == ["a-ed"])
     }
 }

@@ -40,8 +40,10 @@ import Testing
     static func tables(_ pg: PostgresServer, tcp: Bool = false) -> String {
         if tcp {
             return """
-                KeyTable      dsn:pgsql://dkim:s3cret@\(pg.port)+127.0.0.1/mail/table=key_table?keycol=name?datacol=domain,selector,private_key
-                SigningTable  dsn:pgsql://dkim:s3cret@\(pg.port)+127.0.0.1/mail/table=signing_table?keycol=pattern?datacol=key_name
+                KeyTable      dsn:pgsql://dkim:s3cret@\(pg.port)+127.0.0.1/mail/table=key_table?keycol=name\
+                ?datacol=domain,selector,private_key
+                SigningTable  dsn:pgsql://dkim:s3cret@\(pg.port)+127.0.0.1/mail/table=signing_table?keycol=pattern\
+                ?datacol=key_name
                 """
         }
         let conn = "host=\(pg.socketDirectory) port=\(pg.port) dbname=mail user=postgres"
@@ -59,7 +61,8 @@ import Testing
     }
 
     static func message(from domain: String) -> [UInt8] {
-        Array("From: a@\(domain)\r\nTo: b@example.org\r\nSubject: s\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n".utf8)
+        Array(("From: a@\(domain)\r\nTo: b@example.org\r\nSubject: s\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n"
+            + "\r\nbody\r\n").utf8)
     }
 
     /// Sends one message from an internal host; the reply and the selectors of the signatures added.
@@ -86,7 +89,8 @@ import Testing
                                                                           encoding: .utf8)
         try "d1.example k1\nd2.example k2\n".write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
         func policy(_ tables: String) throws -> MilterPolicy {
-            try "\(tables)\nAuthservID mx.example.org\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+            try "\(tables)\nAuthservID mx.example.org\n".write(toFile: dir + "/c.conf", atomically: true,
+                                                               encoding: .utf8)
             var warnings: [String] = []
             let c = try MilterConfiguration(file: dir + "/c.conf", warnings: &warnings)
             return try MilterSetup.policy(from: c, warnings: &warnings, now: { 1_764_000_000 })
@@ -293,7 +297,8 @@ import Testing
             tables = tables.replacingOccurrences(of: "table=key_table", with: "table=keys")
             expected = "there is no table or view keys"
         default:
-            tables = tables.replacingOccurrences(of: "datacol=domain,selector,private_key", with: "datacol=domain,selector,pem")
+            tables = tables.replacingOccurrences(of: "datacol=domain,selector,private_key",
+                                                 with: "datacol=domain,selector,pem")
             expected = "has no column pem"
         }
         try "Mode s\n\(tables)\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)

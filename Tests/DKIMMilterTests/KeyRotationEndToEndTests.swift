@@ -25,7 +25,8 @@ import Testing
         var all: [Signed] { lock.lock(); defer { lock.unlock() }; return signed }
     }
 
-    static func rotate(_ bind: BINDServer, keys: String, at time: Int, extra: [String] = []) throws -> ProcessRunner.Result {
+    static func rotate(_ bind: BINDServer, keys: String, at time: Int,
+                       extra: [String] = []) throws -> ProcessRunner.Result {
         try ProcessRunner.run(Fixtures.dkimkey, ["rotate", "--domain", "example.test", "--keys-dir", keys,
                                                  "--publish", "nsupdate", "--server", bind.address,
                                                  "--tsig-key", bind.keyFile, "--nameserver", bind.address,
@@ -123,14 +124,16 @@ import Testing
 
         let all = mail.all
         let bySelector = Dictionary(grouping: all, by: { $0.selector ?? "unsigned" })
-        print("rotation: \(all.count) messages; by selector: \(bySelector.mapValues(\.count).sorted { $0.key < $1.key })")
+        print("rotation: \(all.count) messages; "
+            + "by selector: \(bySelector.mapValues(\.count).sorted { $0.key < $1.key })")
         #expect(bySelector["unsigned"] == nil, "\(bySelector["unsigned"]?.count ?? 0) messages were not signed")
         #expect((bySelector["s202609"]?.count ?? 0) >= 10 && (bySelector["s202703"]?.count ?? 0) >= 30,
                 "\(bySelector.mapValues(\.count))")
         // Never signed with a selector whose record was not served at that moment, and never with
         // the old key once the new one signed.
         for m in all {
-            #expect(m.record?.hasPrefix("v=DKIM1; k=rsa; p=MII") == true, "\(m.selector ?? "-"): record \(m.record ?? "none")")
+            #expect(m.record?.hasPrefix("v=DKIM1; k=rsa; p=MII") == true,
+                    "\(m.selector ?? "-"): record \(m.record ?? "none")")
         }
         let firstNew = all.firstIndex { $0.selector == "s202703" } ?? all.count
         #expect(!all[firstNew...].contains { $0.selector == "s202609" }, "the old key signed after the switch")
@@ -146,7 +149,9 @@ import Testing
                                                                          atomically: true, encoding: .utf8)
             let v = try ProcessRunner.run("/usr/bin/python3", [Self.dkimpy, "verify", "--records",
                                                                dir + "/\(selector).records"] + files, timeout: 300)
-            let results = v.stdoutText.split(separator: "\n").map { $0.split(separator: "\t").last.map(String.init) ?? "" }
+            let results = v.stdoutText.split(separator: "\n").map {
+                $0.split(separator: "\t").last.map(String.init) ?? ""
+            }
             #expect(results.count == files.count && results.allSatisfy { $0 == "pass" }, "\(selector): \(v.stdoutText)")
         }
     }
@@ -167,7 +172,8 @@ import Testing
         try """
             #!/bin/sh
             action="$1"; name="$2"; value="$3"
-            if [ "$action" = "\(step)" ] && [ ! -e "\(dir)/killed" ]; then touch "\(dir)/killed"; kill -9 $PPID; exit 0; fi
+            if [ "$action" = "\(step)" ] && [ ! -e "\(dir)/killed" ]; then touch "\(dir)/killed"\
+            ; kill -9 $PPID; exit 0; fi
             case "$action" in
               publish|revoke) printf '%s\\n' "$value" > "\(zone)/$name" ;;
               delete) rm -f "\(zone)/$name" ;;

@@ -14,7 +14,9 @@ import Testing
                multiple: Bool = false) -> LazyKeyStore {
         var settings = LazyKeyStore.Settings()
         settings.multipleSignatures = multiple
-        return LazyKeyStore(signingTable: signingTable.map { FileDataset(text: $0, path: "SigningTable", keyTable: false) },
+        return LazyKeyStore(signingTable: signingTable.map {
+                                FileDataset(text: $0, path: "SigningTable", keyTable: false)
+                            },
                             keyTable: FileDataset(text: keyTable, path: "KeyTable", keyTable: true),
                             loader: OpenSSLCryptoProvider(), safety: nil, settings: settings,
                             badRow: { row, problem in badRows.withLock { $0.append("\(row): \(problem)") } })

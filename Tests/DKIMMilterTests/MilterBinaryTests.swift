@@ -18,14 +18,16 @@ import Testing
             .verify(message: message, now: Int(Date().timeIntervalSince1970)).signatures
     }
 
-    func withMilter(keys: [(file: String, domain: String, selector: String)] = [("rsa2048a.pem", "example.com", "sr2048a")],
+    func withMilter(keys: [(file: String, domain: String, selector: String)]
+                        = [("rsa2048a.pem", "example.com", "sr2048a")],
                     extra: [String] = [], tcp: Bool = false,
                     _ body: (MilterProcess, String) throws -> Void) throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
         let store = try TestKeyStore.make(in: dir, keys: keys)
         let socket = tcp ? "inet:\(try #require(LoopbackSocket.freePort()))@127.0.0.1" : "unix:\(dir)/milter.sock"
-        let milter = try MilterProcess(arguments: ["--keys-dir", store, "--test-records", Self.records] + extra, socket: socket)
+        let milter = try MilterProcess(arguments: ["--keys-dir", store, "--test-records", Self.records] + extra,
+                                       socket: socket)
         defer { milter.stop() }
         try body(milter, dir)
     }
@@ -35,7 +37,8 @@ import Testing
             let c = try MilterConnection(socket: milter.socket)
             try c.negotiate()
             _ = try c.connect(hostname: "client.example.net", address: "203.0.113.5")
-            let signed = try c.send(message: Self.message, mailMacros: ["{auth_authen}": "alice", "{auth_type}": "PLAIN"])
+            let signed = try c.send(message: Self.message,
+                                    mailMacros: ["{auth_authen}": "alice", "{auth_type}": "PLAIN"])
             #expect(signed.reply == "a")
             #expect(try verify(signed.message).map(\.result) == [.pass])
             // The same connection, next message (Postfix reuses it, with an abort in between).
@@ -73,7 +76,8 @@ import Testing
     @Test func removesForgedResultsAndNeverSignsForOutsiders() throws {
         try withMilter(extra: []) { milter, _ in
             let host = ProcessInfo.processInfo.hostName
-            let forged = Array("Authentication-Results: \(host); dkim=pass header.d=example.com\r\nAuthentication-Results: \(host.uppercased()); dkim=pass\r\n".utf8) + Self.message
+            let forged = Array(("Authentication-Results: \(host); dkim=pass header.d=example.com\r\n"
+                + "Authentication-Results: \(host.uppercased()); dkim=pass\r\n").utf8) + Self.message
             let c = try MilterConnection(socket: milter.socket)
             try c.negotiate()
             _ = try c.connect(hostname: "evil.example.net", address: "198.51.100.66")
@@ -82,12 +86,15 @@ import Testing
             #expect(!text.contains("DKIM-Signature"))
             #expect(text.components(separatedBy: "Authentication-Results:").count == 2, "\(text.prefix(400))")
             #expect(text.contains("dkim=none"))
-            #expect(milter.logContains("not signing: client evil.example.net [198.51.100.66] is not internal and not authenticated"), "\(milter.log)")
+            #expect(milter.logContains("not signing: client evil.example.net [198.51.100.66] "
+                                       + "is not internal and not authenticated"),
+                    "\(milter.log)")
         }
     }
 
     @Test func signsWithRSAAndEd25519KeysOfOneDomain() throws {
-        try withMilter(keys: [("rsa2048a.pem", "example.com", "sr2048a"), ("ed25519a.pem", "example.com", "seda")]) { milter, _ in
+        try withMilter(keys: [("rsa2048a.pem", "example.com", "sr2048a"),
+                              ("ed25519a.pem", "example.com", "seda")]) { milter, _ in
             let c = try MilterConnection(socket: milter.socket)
             try c.negotiate()
             _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
@@ -98,11 +105,13 @@ import Testing
         }
     }
 
-    @Test(arguments: [("accept", Character("a")), ("reject", "r"), ("tempfail", "t"), ("discard", "d"), ("quarantine", "a")])
+    @Test(arguments: [("accept", Character("a")), ("reject", "r"), ("tempfail", "t"), ("discard", "d"),
+                      ("quarantine", "a")])
     func badSignatureGetsTheConfiguredActionFromTheBinary(_ action: String, _ reply: Character) throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
-        try "Mode v\nTestPublicKeys \(Self.records)\nOn-BadSignature \(action)\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        try "Mode v\nTestPublicKeys \(Self.records)\nOn-BadSignature \(action)\n"
+            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
         let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
         defer { milter.stop() }
         let c = try MilterConnection(socket: milter.socket)
@@ -120,7 +129,9 @@ import Testing
             _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
             let twoFrom = Array("From: a@example.com\r\nFrom: b@example.com\r\nSubject: x\r\n\r\nbody\r\n".utf8)
             let r = try c.send(message: twoFrom)
-            #expect(!r.modifications.contains { if case .insertHeader(_, "DKIM-Signature", _) = $0 { true } else { false } }, "\(r.modifications)")
+            #expect(!r.modifications.contains {
+                if case .insertHeader(_, "DKIM-Signature", _) = $0 { true } else { false }
+            }, "\(r.modifications)")
             #expect(milter.logContains("2 From fields"))
             // Re-injection after a content filter: the signed message comes back through the milter.
             let once = try c.send(message: Self.message).message
@@ -304,8 +315,10 @@ import Testing
         let key = dir + "/sr2048a.private"
         try Data(try Fixtures.bytes("corpus/keys/rsa2048a.pem")).write(to: URL(fileURLWithPath: key))
         chmod(key, 0o600)
-        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n".write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
-        try "*@example.com sr2048a._domainkey.example.com\n".write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
+        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n"
+            .write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com sr2048a._domainkey.example.com\n"
+            .write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
         try """
             Syslog\t\t\tno
             SyslogSuccess\t\tyes
@@ -376,7 +389,8 @@ import Testing
             let path = dir + "/Keys/example.com/sr2048a.pem"
             try FileManager.default.removeItem(atPath: path)
             milter.signal(SIGUSR1)
-            #expect(milter.logContains("reload failed, keeping the running configuration: the key file \(path)"), "\(milter.log)")
+            #expect(milter.logContains("reload failed, keeping the running configuration: the key file \(path)"),
+                    "\(milter.log)")
             let c = try MilterConnection(socket: milter.socket)
             try c.negotiate()
             _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
@@ -437,7 +451,8 @@ import Testing
         #expect(stat(dir + "/milter.sock", &st) == 0)
         #expect(st.st_mode & 0o777 == 0o770, "mode \(String(st.st_mode & 0o777, radix: 8))")
         let pid = milter.process.processIdentifier
-        #expect((try? String(contentsOfFile: dir + "/milter.pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(pid)")
+        #expect((try? String(contentsOfFile: dir + "/milter.pid", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) == "\(pid)")
         if asRoot {
             #expect(status(pid, "Uid").split(separator: "\t").allSatisfy { $0 == "65534" }, "\(status(pid, "Uid"))")
             #expect(status(pid, "Gid").split(separator: "\t").allSatisfy { $0 == "65534" }, "\(status(pid, "Gid"))")
@@ -486,8 +501,9 @@ import Testing
         defer { milter.stop() }
         let c = try MilterConnection(socket: milter.socket)
         try c.negotiate()
-        let r = try ProcessRunner.run("/usr/bin/python3", [Fixtures.repositoryRoot + "/Tests/DKIMMilterTests/Scripts/socket_nodelay.py",
-                                                           "\(milter.process.processIdentifier)", "\(port)"])
+        let r = try ProcessRunner.run("/usr/bin/python3",
+                                      [Fixtures.repositoryRoot + "/Tests/DKIMMilterTests/Scripts/socket_nodelay.py",
+                                       "\(milter.process.processIdentifier)", "\(port)"])
         #expect(r.status == 0, "\(r.stderr)")
         let values = r.stdoutText.split(separator: "\n")
         #expect(!values.isEmpty && values.allSatisfy { $0 == "1" }, "\(r.stdoutText)")
@@ -503,7 +519,8 @@ import Testing
         let (silent, port) = try #require(LoopbackSocket.bound(.udp))
         defer { close(silent) }
         let config = dir + "/c.conf"
-        try "Mode v\nNameservers 127.0.0.1:\(port)\nDNSTimeout 2\nAuthservID test.example\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "Mode v\nNameservers 127.0.0.1:\(port)\nDNSTimeout 2\nAuthservID test.example\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
         let milter = try MilterProcess(arguments: ["--config", config], socket: "unix:\(dir)/milter.sock")
         defer { milter.stop() }
         let c = try MilterConnection(socket: milter.socket)
@@ -585,7 +602,8 @@ final class UncheckedBox<T>: @unchecked Sendable {
         try c.negotiate()
         _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.20")
         let first = try c.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
-        #expect(String(decoding: first.message, as: UTF8.self).contains("dkim=pass header.d=example.com"), "\(milter.log)")
+        #expect(String(decoding: first.message, as: UTF8.self).contains("dkim=pass header.d=example.com"),
+                "\(milter.log)")
         // At least one query (a loaded machine may see the 1 s timeout pass and the query sent again).
         let queried = dns.queries(for: "sr2048a._domainkey.example.com")
         #expect(queried >= 1)
@@ -607,7 +625,8 @@ final class UncheckedBox<T>: @unchecked Sendable {
         let dns = try FakeDNSServer(["sr2048a._domainkey.example.com": answer])
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
-        try "Mode v\nNameservers \(dns.address)\nDNSTimeout 1\nAuthservID test.example\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        try "Mode v\nNameservers \(dns.address)\nDNSTimeout 1\nAuthservID test.example\n"
+            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
         let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: "unix:\(dir)/milter.sock")
         defer { milter.stop() }
         let c = try MilterConnection(socket: milter.socket)
@@ -792,7 +811,9 @@ final class UncheckedBox<T>: @unchecked Sendable {
             let lock = NSLock()
             var all: [(reply: String, seconds: Double, ar: String)] = []
             func add(_ r: (reply: String, seconds: Double, ar: String)) { lock.lock(); all.append(r); lock.unlock() }
-            var snapshot: [(reply: String, seconds: Double, ar: String)] { lock.lock(); defer { lock.unlock() }; return all }
+            var snapshot: [(reply: String, seconds: Double, ar: String)] {
+                lock.lock(); defer { lock.unlock() }; return all
+            }
         }
         let results = Results()
         let group = DispatchGroup()
@@ -806,7 +827,8 @@ final class UncheckedBox<T>: @unchecked Sendable {
                     try c.negotiate()
                     _ = try c.connect(hostname: "mx.o.net", address: "198.51.100.9")
                     let r = try c.send(message: Self.deadMessage(n))
-                    results.add((String(r.reply), Date().timeIntervalSince(start), String(decoding: r.message, as: UTF8.self)))
+                    results.add((String(r.reply), Date().timeIntervalSince(start),
+                                 String(decoding: r.message, as: UTF8.self)))
                 } catch {
                     results.add(("error", 0, "\(error)"))
                 }

@@ -26,7 +26,8 @@ import Testing
             dir = try Fixtures.makeTemporaryDirectory()
             let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
             let socket = tcp ? "inet:\(try #require(LoopbackSocket.freePort()))@127.0.0.1" : "unix:\(dir)/milter.sock"
-            milter = try MilterProcess(arguments: ["--keys-dir", store, "--test-records", MilterFaultTests.records], socket: socket)
+            milter = try MilterProcess(arguments: ["--keys-dir", store, "--test-records", MilterFaultTests.records],
+                                       socket: socket)
             // One signed and one verified message first, so that lazily opened files and caches count in the
             // baseline; both connections are closed by the milter when expectServes returns.
             try MilterFaultTests.expectServes(milter)
@@ -69,7 +70,8 @@ import Testing
             #expect(alive, "\(what): dkim-milter is gone: \(milter.log)", sourceLocation: sourceLocation)
             guard alive else { return }
             let n = waitForFDs(atMost: baselineFDs + slack)
-            #expect(n <= baselineFDs + slack, "\(what): \(n) descriptors, \(baselineFDs) before: \(fdList())", sourceLocation: sourceLocation)
+            #expect(n <= baselineFDs + slack, "\(what): \(n) descriptors, \(baselineFDs) before: \(fdList())",
+                    sourceLocation: sourceLocation)
             #expect(throws: Never.self, "\(what): no longer serving: \(milter.log)", sourceLocation: sourceLocation) {
                 try MilterFaultTests.expectServes(milter)
             }
@@ -78,7 +80,10 @@ import Testing
         func fdList() -> String {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
             return entries.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
-                .map { "\($0)->" + ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "?") }
+                .map {
+                    "\($0)->"
+                        + ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "?")
+                }
                 .joined(separator: " ")
         }
 
@@ -86,11 +91,15 @@ import Testing
         /// finds no connection still counted as live.
         func finish(_ name: String, rssLimitKB: Int = 64 * 1024, sourceLocation: SourceLocation = #_sourceLocation) {
             let rss = rssKB()
-            print("MilterFaultTests \(name): fds \(baselineFDs) before, \(fds()) after; VmRSS \(baselineRSS) kB before, \(rss) kB after; threads \(threads())")
-            #expect(rss - baselineRSS < rssLimitKB, "\(name): VmRSS \(baselineRSS) kB -> \(rss) kB", sourceLocation: sourceLocation)
+            print("MilterFaultTests \(name): fds \(baselineFDs) before, \(fds()) after; "
+                + "VmRSS \(baselineRSS) kB before, \(rss) kB after; threads \(threads())")
+            #expect(rss - baselineRSS < rssLimitKB, "\(name): VmRSS \(baselineRSS) kB -> \(rss) kB",
+                    sourceLocation: sourceLocation)
             #expect(milter.stop(graceful: true) == 0, "\(milter.log)", sourceLocation: sourceLocation)
-            #expect(!milter.log.contains("idle connection(s) closed"), "\(name): \(milter.log)", sourceLocation: sourceLocation)
-            #expect(!milter.log.contains("still being processed"), "\(name): \(milter.log)", sourceLocation: sourceLocation)
+            #expect(!milter.log.contains("idle connection(s) closed"), "\(name): \(milter.log)",
+                    sourceLocation: sourceLocation)
+            #expect(!milter.log.contains("still being processed"), "\(name): \(milter.log)",
+                    sourceLocation: sourceLocation)
             #expect(milter.log.contains("stopped"), "\(milter.log)", sourceLocation: sourceLocation)
             #expect(!milter.log.contains("Fatal error"), "\(name): \(milter.log)", sourceLocation: sourceLocation)
         }
@@ -218,17 +227,23 @@ import Testing
         _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
         // The aborted messages come from another domain and have another body: anything left
         // over from them would show in the final signature (a second From, a wrong body hash).
-        let other = Array("From: Mallory <m@other.example>\r\nTo: x@example.org\r\nSubject: aborted\r\n\r\nnot this body\r\n".utf8)
+        let other = Array(("From: Mallory <m@other.example>\r\nTo: x@example.org\r\nSubject: aborted\r\n\r\n"
+            + "not this body\r\n").utf8)
         let (headers, body) = MilterConnection.split(other)
         // Message n is aborted after: nothing, MAIL, a header, all headers, end of headers, a
         // body chunk, the whole body.
         for n in 0..<7 {
             if n >= 1 {
-                try c.sendPacket("D", [UInt8(ascii: "M")] + Self.cstrings(["{mail_addr}", "<m@other.example>", "{auth_authen}", "mallory"]))
+                try c.sendPacket("D", [UInt8(ascii: "M")]
+                    + Self.cstrings(["{mail_addr}", "<m@other.example>", "{auth_authen}", "mallory"]))
                 #expect(try c.sendStep("M", Self.cstrings(["<m@other.example>"])) == nil)
             }
             if n >= 2 { #expect(try c.sendStep("L", Self.headerData(headers[0].0, headers[0].1)) == nil) }
-            if n >= 3 { for (name, value) in headers.dropFirst() { #expect(try c.sendStep("L", Self.headerData(name, value)) == nil) } }
+            if n >= 3 {
+                for (name, value) in headers.dropFirst() {
+                    #expect(try c.sendStep("L", Self.headerData(name, value)) == nil)
+                }
+            }
             if n >= 4 { #expect(try c.sendStep("N") == "c") }
             if n >= 5 { #expect(try c.sendStep("B", Array(body.prefix(4))) == nil) }
             if n >= 6 { #expect(try c.sendStep("B", Array(body.dropFirst(4))) == nil) }
@@ -274,7 +289,9 @@ import Testing
         let open = s.fds()
         let threads = s.threads()
         let rssOpen = s.rssKB()
-        print("MilterFaultTests 1000 connections: all negotiated after \(String(format: "%.2f", Date().timeIntervalSince(started))) s; fds \(open), threads \(threads), VmRSS \(rssOpen) kB")
+        print("MilterFaultTests 1000 connections: all negotiated after "
+            + "\(String(format: "%.2f", Date().timeIntervalSince(started))) s; "
+            + "fds \(open), threads \(threads), VmRSS \(rssOpen) kB")
         #expect(open >= s.baselineFDs + count, "the milter holds \(open) descriptors for \(count) connections")
         // Every 25th connection (40 of them, all at the same time) sends a message, to sign or
         // to verify in turn; the other 960 stay idle meanwhile.
@@ -288,7 +305,9 @@ import Testing
                     _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
                     let r = try c.send(message: MilterFixtures.message)
                     let results = try Self.verify(r.message).map(\.result)
-                    if r.reply != "a" || results != [.pass] { failures.set(failures.get() + ["\(i): \(r.reply) \(results)"]) }
+                    if r.reply != "a" || results != [.pass] {
+                        failures.set(failures.get() + ["\(i): \(r.reply) \(results)"])
+                    }
                 } else {
                     _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.9")
                     let r = try c.send(message: incoming)
@@ -308,7 +327,8 @@ import Testing
         }
         connections.removeAll()
         let after = s.waitForFDs(atMost: s.baselineFDs + 3, timeout: 10)
-        print("MilterFaultTests 1000 connections: fds \(after) after closing (\(s.baselineFDs) before), threads \(s.threads()), VmRSS \(s.rssKB()) kB")
+        print("MilterFaultTests 1000 connections: fds \(after) after closing (\(s.baselineFDs) before), "
+            + "threads \(s.threads()), VmRSS \(s.rssKB()) kB")
         s.expectRecovered("1000 connections")
         s.finish("1000 connections", rssLimitKB: 128 * 1024)
     }
@@ -327,8 +347,10 @@ import Testing
 
         // A packet too long or an unknown command: dropped at once, while the client keeps its
         // side open.
-        let lengths: [(String, [UInt8])] = [("65,536 data bytes", [0, 1, 0, 1]), ("0x7FFFFFFF", [0x7F, 0xFF, 0xFF, 0xFF]),
-                                             ("0xFFFFFFFF", [0xFF, 0xFF, 0xFF, 0xFF]), ("16 MB", [0x01, 0, 0, 0]), ("zero", [0, 0, 0, 0])]
+        let lengths: [(String, [UInt8])] = [("65,536 data bytes", [0, 1, 0, 1]),
+                                             ("0x7FFFFFFF", [0x7F, 0xFF, 0xFF, 0xFF]),
+                                             ("0xFFFFFFFF", [0xFF, 0xFF, 0xFF, 0xFF]),
+                                             ("16 MB", [0x01, 0, 0, 0]), ("zero", [0, 0, 0, 0])]
         for negotiated in [false, true] {
             for (name, length) in lengths {
                 for command in ["B", "L"] where !(name == "zero" && command == "L") {
@@ -339,7 +361,8 @@ import Testing
                         // a result <= 0 as a command without data: the connection stays. It must
                         // still end cleanly at end of file.
                         if !c.waitForClose(timeout: 0.3) {
-                            print("MilterFaultTests garbage: libmilter keeps the connection after length \(name), command \(command), negotiated \(negotiated)")
+                            print("MilterFaultTests garbage: libmilter keeps the connection after length \(name), "
+                                + "command \(command), negotiated \(negotiated)")
                             c.shutdownWrite()
                             let what = "length \(name), command \(command), negotiated \(negotiated)"
                             #expect(c.waitForClose(timeout: 30), "\(what): not dropped at end of file")
@@ -366,7 +389,8 @@ import Testing
         var random = SplitMix64(state: 20261129)
         for i in 0..<40 {
             let c = try fresh(negotiated: i % 2 == 1, connected: i % 4 == 3)
-            let bytes = (0..<Int.random(in: 1...4096, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let bytes = (0..<Int.random(in: 1...4096, using: &random))
+                .map { _ in UInt8.random(in: 0...255, using: &random) }
             try? c.sendRaw(bytes)
             c.shutdownWrite()
             #expect(c.waitForClose(timeout: 30), "random bytes \(i): not dropped")
@@ -380,8 +404,11 @@ import Testing
             let c = try fresh(negotiated: true, connected: i % 2 == 0)
             var bytes: [UInt8] = []
             for _ in 0..<20 {
-                let command = i % 4 < 2 ? Array("CHMRTLNBEDAU".utf8).randomElement(using: &random)! : UInt8.random(in: 0...255, using: &random)
-                bytes += Self.packet(command, (0..<Int.random(in: 0...64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+                let command = i % 4 < 2
+                    ? Array("CHMRTLNBEDAU".utf8).randomElement(using: &random)!
+                    : UInt8.random(in: 0...255, using: &random)
+                bytes += Self.packet(command, (0..<Int.random(in: 0...64, using: &random))
+                    .map { _ in UInt8.random(in: 0...255, using: &random) })
             }
             try? c.sendRaw(bytes)
             c.shutdownWrite()
@@ -399,30 +426,41 @@ import Testing
             ("negotiation twice", true, false, [("O", o(6) + o(0x1FF) + o(0x1FFFFF))]),
             ("connect without NUL", true, false, [("C", Array("host".utf8))]),
             ("connect without address", true, false, [("C", Self.cstrings(["host"]) + [UInt8(ascii: "4"), 0, 25])]),
-            ("connect with a bad IPv4 address", true, false, [("C", Self.cstrings(["host"]) + [UInt8(ascii: "4"), 0, 25] + Self.cstrings(["999.1.2.x"]))]),
-            ("connect with a bad IPv6 address", true, false, [("C", Self.cstrings(["host"]) + [UInt8(ascii: "6"), 0, 25] + Self.cstrings(["not:an:address::::::"]))]),
-            ("connect over a unix socket", true, false, [("C", Self.cstrings(["host"]) + [UInt8(ascii: "L"), 0, 0] + Self.cstrings(["/tmp/x"]))]),
+            ("connect with a bad IPv4 address", true, false,
+             [("C", Self.cstrings(["host"]) + [UInt8(ascii: "4"), 0, 25] + Self.cstrings(["999.1.2.x"]))]),
+            ("connect with a bad IPv6 address", true, false,
+             [("C", Self.cstrings(["host"]) + [UInt8(ascii: "6"), 0, 25] + Self.cstrings(["not:an:address::::::"]))]),
+            ("connect over a unix socket", true, false,
+             [("C", Self.cstrings(["host"]) + [UInt8(ascii: "L"), 0, 0] + Self.cstrings(["/tmp/x"]))]),
             ("connect of an unknown family", true, false, [("C", Self.cstrings(["host"]) + [UInt8(ascii: "U")])]),
-            ("connect twice", true, true, [("C", Self.cstrings(["host"]) + [UInt8(ascii: "4"), 0, 25] + Self.cstrings(["127.0.0.1"]))]),
+            ("connect twice", true, true,
+             [("C", Self.cstrings(["host"]) + [UInt8(ascii: "4"), 0, 25] + Self.cstrings(["127.0.0.1"]))]),
             ("empty macros", true, true, [("D", []), ("D", [UInt8(ascii: "M")]), ("D", Array("Mk".utf8))]),
             ("MAIL without NUL", true, true, [("M", Array("<a@b>".utf8))]),
             ("empty MAIL", true, true, [("M", [])]),
             ("header without NUL", true, true, [("M", Self.cstrings(["<a>"])), ("L", Array("From".utf8))]),
             ("header of NULs", true, true, [("M", Self.cstrings(["<a>"])), ("L", [0, 0]), ("L", [])]),
-            ("header before MAIL", true, true, [("L", Self.cstrings(["From", " a@example.com"])), ("N", []), ("E", [])]),
-            ("header before connect", true, false, [("L", Self.cstrings(["From", " a@example.com"])), ("N", []), ("B", [1]), ("E", [])]),
+            ("header before MAIL", true, true,
+             [("L", Self.cstrings(["From", " a@example.com"])), ("N", []), ("E", [])]),
+            ("header before connect", true, false,
+             [("L", Self.cstrings(["From", " a@example.com"])), ("N", []), ("B", [1]), ("E", [])]),
             ("end of message before anything", true, false, [("E", [])]),
             ("end of message right after connect", true, true, [("E", [])]),
             ("end of message right after MAIL", true, true, [("M", Self.cstrings(["<a>"])), ("E", [])]),
-            ("body before end of headers", true, true, [("M", Self.cstrings(["<a>"])), ("B", Array("x\r\n".utf8)), ("E", [])]),
-            ("header after end of headers", true, true, [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])),
-                                                         ("N", []), ("L", Self.cstrings(["X", " y"])), ("E", [])]),
-            ("empty body chunk", true, true, [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])), ("N", []),
-                                              ("B", []), ("E", [])]),
-            ("end of message twice", true, true, [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])), ("N", []),
-                                                  ("E", []), ("E", []), ("A", []), ("E", [])]),
+            ("body before end of headers", true, true,
+             [("M", Self.cstrings(["<a>"])), ("B", Array("x\r\n".utf8)), ("E", [])]),
+            ("header after end of headers", true, true,
+             [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])),
+              ("N", []), ("L", Self.cstrings(["X", " y"])), ("E", [])]),
+            ("empty body chunk", true, true,
+             [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])), ("N", []),
+              ("B", []), ("E", [])]),
+            ("end of message twice", true, true,
+             [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])), ("N", []),
+              ("E", []), ("E", []), ("A", []), ("E", [])]),
             ("unknown SMTP command", true, true, [("U", Self.cstrings(["XFOO bar"]))]),
-            ("quit in the middle of a message", true, true, [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])), ("Q", [])]),
+            ("quit in the middle of a message", true, true,
+             [("M", Self.cstrings(["<a>"])), ("L", Self.cstrings(["From", " a@example.com"])), ("Q", [])]),
             ("quit-new-connection", true, true, [("K", [])]),
         ]
         for (name, negotiated, connected, packets) in malformed {

@@ -148,7 +148,8 @@ final class MilterProcess: @unchecked Sendable {
 
 /// A key store folder holding corpus keys (published in the corpus keys.txt).
 enum TestKeyStore {
-    static func make(in dir: String, keys: [(file: String, domain: String, selector: String)], mode: mode_t = 0o600) throws -> String {
+    static func make(in dir: String, keys: [(file: String, domain: String, selector: String)],
+                     mode: mode_t = 0o600) throws -> String {
         let store = dir + "/Keys"
         for k in keys {
             try FileManager.default.createDirectory(atPath: store + "/" + k.domain, withIntermediateDirectories: true)

@@ -50,13 +50,16 @@ import Testing
     }
 
     @Test func signsForAnInternalHost() throws {
-        let (actions, signed) = F.run(MilterSession(policy: try F.policy()), F.message, client: ("localhost", "127.0.0.1"))
+        let (actions, signed) = F.run(MilterSession(policy: try F.policy()), F.message,
+                                      client: ("localhost", "127.0.0.1"))
         #expect(insertedSignatures(actions).count == 1)
         #expect(try F.verify(signed).map(\.result) == [.pass])
     }
 
     @Test func signsForAConfiguredDaemonName() throws {
-        let policy = try F.policy { $0.signingDaemonNames = ["ORIGINATING"]; $0.internalHosts = try! NetworkList(parsing: []) }
+        let policy = try F.policy {
+            $0.signingDaemonNames = ["ORIGINATING"]; $0.internalHosts = try! NetworkList(parsing: [])
+        }
         let (actions, _) = F.run(MilterSession(policy: policy), F.message, client: ("c", "198.51.100.7"),
                                  macros: ["{daemon_name}": "ORIGINATING"])
         #expect(insertedSignatures(actions).count == 1)
@@ -73,13 +76,19 @@ import Testing
         #expect(outcome.reason == .notInternal)
         #expect(outcome.origin == nil)
         #expect(outcome.client == "evil.example.net [203.0.113.9]")
-        #expect(outcome.notes == ["From is alice@example.com, which has a key: if this host is yours, add it to InternalHosts"])
-        #expect(outcome.logLine.contains("not signing: client evil.example.net [203.0.113.9] is not internal and not authenticated"))
+        #expect(outcome.notes == ["From is alice@example.com, which has a key: "
+                                      + "if this host is yours, add it to InternalHosts"])
+        #expect(outcome.logLine.contains("not signing: client evil.example.net [203.0.113.9] "
+                                         + "is not internal and not authenticated"))
         // Headers that look like authentication change nothing: only the MTA's macros count.
-        let dressed = Array("X-Authenticated-User: alice@example.com\r\nX-Auth-Authen: alice\r\nAuthentication-Results: mx.example.org; auth=pass smtp.auth=alice\r\n".utf8) + F.message
-        let (dressedActions, _) = F.run(MilterSession(policy: try F.policy()), dressed, client: ("evil.example.net", "203.0.113.9"))
+        let dressed = Array(("X-Authenticated-User: alice@example.com\r\nX-Auth-Authen: alice\r\n"
+            + "Authentication-Results: mx.example.org; auth=pass smtp.auth=alice\r\n").utf8) + F.message
+        let (dressedActions, _) = F.run(MilterSession(policy: try F.policy()), dressed,
+                                        client: ("evil.example.net", "203.0.113.9"))
         #expect(insertedSignatures(dressedActions).isEmpty)
-        let ignored = MilterSession(policy: try F.policy { $0.externalIgnoreList = try! NetworkList(parsing: ["203.0.113.0/24"]) })
+        let ignored = MilterSession(policy: try F.policy {
+            $0.externalIgnoreList = try! NetworkList(parsing: ["203.0.113.0/24"])
+        })
         _ = F.run(ignored, F.message, client: ("evil.example.net", "203.0.113.9"))
         #expect(ignored.lastOutcome?.notes == [])
     }
@@ -165,17 +174,20 @@ import Testing
 
     @Test func verifiesAnIncomingSignedMessage() throws {
         let message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
-        let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
+        let (actions, _) = F.run(MilterSession(policy: try F.policy()), message,
+                                 client: ("mx.other.net", "198.51.100.1"))
         let ar = try #require(authenticationResults(actions))
         #expect(ar.hasPrefix(" mx.example.org;"))
-        #expect(ar.contains("dkim=pass header.d=example.com header.i=@example.com header.s=sr2048a header.a=rsa-sha256 header.b="))
+        #expect(ar.contains("dkim=pass header.d=example.com header.i=@example.com header.s=sr2048a "
+                            + "header.a=rsa-sha256 header.b="))
         #expect(actions.reply == .accept)
     }
 
     @Test func reportsAFailedSignatureWithItsReason() throws {
         var message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
         message[message.count - 4] ^= 0x01
-        let (actions, _) = F.run(MilterSession(policy: try F.policy()), message, client: ("mx.other.net", "198.51.100.1"))
+        let (actions, _) = F.run(MilterSession(policy: try F.policy()), message,
+                                 client: ("mx.other.net", "198.51.100.1"))
         #expect(authenticationResults(actions)?.contains("dkim=fail (body hash mismatch") == true)
     }
 
@@ -209,7 +221,8 @@ import Testing
     @Test func dnsFailureGivesTemperrorAndTheConfiguredAction() throws {
         let message = try Fixtures.bytes("corpus/messages/canon-basic-rr.eml")
         let down = StaticTXTResolver(["sr2048a._domainkey.example.com": .temporaryFailure(reason: "SERVFAIL")])
-        let (accepted, _) = F.run(MilterSession(policy: try F.policy(resolver: down)), message, client: ("x", "198.51.100.3"))
+        let (accepted, _) = F.run(MilterSession(policy: try F.policy(resolver: down)), message,
+                                  client: ("x", "198.51.100.3"))
         #expect(authenticationResults(accepted)?.contains("dkim=temperror") == true)
         #expect(accepted.reply == .accept)
         let policy = try F.policy(resolver: down) { $0.onDNSError = .tempfail }
@@ -248,7 +261,8 @@ import Testing
 
     /// A header section past the limit is passed on untouched, with a result saying why.
     @Test func oversizedHeaderSectionIsPassedOnWithAPermanentError() throws {
-        let many = Array(String(repeating: "X-Filler: some text\r\n", count: MilterSession.maximumHeaderFields + 5).utf8)
+        let many = Array(String(repeating: "X-Filler: some text\r\n",
+                                count: MilterSession.maximumHeaderFields + 5).utf8)
         let message = Array("From: Alice <alice@example.com>\r\n".utf8) + many + Array("\r\nbody\r\n".utf8)
         let session = MilterSession(policy: try F.policy())
         let (actions, _) = F.run(session, message, client: ("localhost", "127.0.0.1"))
@@ -271,8 +285,8 @@ import Testing
         let body = [UInt8](repeating: UInt8(ascii: "z"), count: 8 << 20)
         let message = Array(("From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n" + longField
                              + "Subject: long\r\n\r\n").utf8) + body
-        let (actions, signed) = F.run(MilterSession(policy: try F.policy()), message, client: ("localhost", "127.0.0.1"),
-                                      chunkSize: 65535)
+        let (actions, signed) = F.run(MilterSession(policy: try F.policy()), message,
+                                      client: ("localhost", "127.0.0.1"), chunkSize: 65535)
         #expect(insertedSignatures(actions).count == 1)
         #expect(try F.verify(signed).map(\.result) == [.pass])
     }

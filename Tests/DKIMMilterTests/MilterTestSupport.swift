@@ -28,7 +28,8 @@ enum MilterFixtures {
         for k in list { byDomain[k.domain, default: []].append(k) }
         let store = KeyStore(keys: byDomain, signingTable: nil, byDomain: true, subDomains: c.subDomains,
                              multipleSignatures: false)
-        return MilterPolicy(configuration: c, keys: store, resolver: resolver ?? records, crypto: OpenSSLCryptoProvider(),
+        return MilterPolicy(configuration: c, keys: store, resolver: resolver ?? records,
+                            crypto: OpenSSLCryptoProvider(),
                             authservID: "mx.example.org",
                             now: { now })
     }
@@ -50,7 +51,8 @@ enum MilterFixtures {
         """.utf8)
 
     /// Feeds a message to a session exactly as libmilter would (leading space kept, LF folding).
-    static func run(_ session: MilterSession, _ message: [UInt8], client: (String?, String?) = ("localhost", "127.0.0.1"),
+    static func run(_ session: MilterSession, _ message: [UInt8],
+                    client: (String?, String?) = ("localhost", "127.0.0.1"),
                     macros: [String: String] = [:], chunkSize: Int = 65535) -> (EndOfMessageActions, [UInt8]) {
         _ = session.connect(hostname: client.0, address: client.1)
         _ = session.envelopeFrom(macros: macros)
@@ -78,6 +80,7 @@ enum MilterFixtures {
     }
 
     static func verify(_ message: [UInt8]) throws -> [SignatureVerification] {
-        try DKIMVerifier(resolver: records, crypto: OpenSSLCryptoProvider()).verify(message: message, now: now + 60).signatures
+        try DKIMVerifier(resolver: records, crypto: OpenSSLCryptoProvider())
+            .verify(message: message, now: now + 60).signatures
     }
 }

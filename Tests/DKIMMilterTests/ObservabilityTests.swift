@@ -83,7 +83,9 @@ enum ObservedLoad {
             _ = F.run(session, m.bytes, client: (m.client.host, m.client.address))
             metrics.record(try #require(session.lastOutcome))
         }
-        func count(_ label: String, _ dims: [(String, String)]) -> Int64 { test.counterTotal(label: label, dimensions: dims) }
+        func count(_ label: String, _ dims: [(String, String)]) -> Int64 {
+            test.counterTotal(label: label, dimensions: dims)
+        }
         #expect(count("dkim_milter_messages_total", [("decision", "signed"), ("reason", "internal_host")]) == 2)
         #expect(count("dkim_milter_messages_total", [("decision", "verified"), ("reason", "not_internal")]) == 6)
         #expect(count("dkim_milter_messages_total", [("decision", "verified"), ("reason", "no_key")]) == 2)
@@ -217,7 +219,8 @@ enum ObservedLoad {
         let seenText = seen.map { "\($0)" } ?? "nothing"
         #expect(seen == total, "Prometheus saw \(seenText): \(promLog)")
         #expect(try Self.query(promPort, #"dkim_milter_messages_total{decision="signed",reason="internal_host"}"#) == 3)
-        #expect(try Self.query(promPort, #"dkim_milter_messages_total{decision="verified",reason="not_internal"}"#) == 9)
+        #expect(try Self.query(promPort, #"dkim_milter_messages_total{decision="verified",reason="not_internal"}"#)
+                == 9)
         #expect(try Self.query(promPort, #"dkim_milter_messages_total{decision="verified",reason="no_key"}"#) == 3)
         #expect(try Self.query(promPort, #"dkim_milter_signatures_made_total{algorithm="rsa-sha256"}"#) == 3)
         #expect(try Self.query(promPort, #"sum(dkim_milter_signatures_verified_total{result="pass"})"#) == 3)
@@ -239,7 +242,9 @@ enum ObservedLoad {
                 let names = expr.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") })
                     .filter { $0.hasPrefix("dkim_milter_") }
                     .map { String($0).replacingOccurrences(of: "_bucket", with: "") }
-                for name in names { #expect(exported.contains(name), "\(panel["title"] ?? ""): \(name) is not exported") }
+                for name in names {
+                    #expect(exported.contains(name), "\(panel["title"] ?? ""): \(name) is not exported")
+                }
                 let encoded = expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? expr
                 let answer = try Self.get(port: promPort, "/api/v1/query?query=\(encoded)")
                 #expect(answer.contains("\"status\":\"success\""), "\(expr): \(answer)")
@@ -257,7 +262,8 @@ enum ObservedLoad {
         let milter = try MilterProcess(arguments: ["--config", conf], socket: "unix:\(dir)/m.sock")
         defer { milter.stop() }
         func threads() -> Int {
-            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(milter.process.processIdentifier)/task"))?.count ?? 0
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(milter.process.processIdentifier)/task"))?
+                .count ?? 0
         }
         let before = threads()
         var idle: [Int32] = []
@@ -293,7 +299,8 @@ enum ObservedLoad {
         defer { close(fd) }
         listen(fd, 1)
         let conf = try ObservedLoad.configuration(in: dir, extra: "MetricsListen 127.0.0.1:\(port)")
-        let milter = try MilterProcess(arguments: ["--config", conf], socket: "unix:\(dir)/m.sock", waitForSocket: false)
+        let milter = try MilterProcess(arguments: ["--config", conf], socket: "unix:\(dir)/m.sock",
+                                       waitForSocket: false)
         defer { milter.stop() }
         #expect(milter.waitForExit() == 1)
         #expect(milter.log.contains("MetricsListen 127.0.0.1:\(port): cannot listen there"), "\(milter.log)")

@@ -16,7 +16,8 @@ import Testing
     func sign(with executable: String, socketOption: String, arguments: [String], dir: String, name: String,
               message: [UInt8] = MilterFixtures.message) throws -> Signed {
         let socket = "unix:\(dir)/\(name).sock"
-        let milter = try MilterProcess(executable: executable, arguments: arguments, socket: socket, socketOption: socketOption)
+        let milter = try MilterProcess(executable: executable, arguments: arguments, socket: socket,
+                                       socketOption: socketOption)
         defer { milter.stop() }
         let c = try MilterConnection(socket: socket)
         try c.negotiate()
@@ -33,9 +34,11 @@ import Testing
             .verify(message: r.message, now: Int(Date().timeIntervalSince1970)).signatures.map(\.result)
         let path = dir + "/\(name)-signed.eml"
         try Data(r.message).write(to: URL(fileURLWithPath: path))
-        let dkimpy = try ProcessRunner.run("/usr/bin/python3", [Fixtures.repositoryRoot + "/Tests/InteropTests/Scripts/dkimpy_oracle.py",
-                                                                "verify", "--records", Fixtures.corpus + "/keys.txt", path])
-        #expect(dkimpy.stdoutText.hasPrefix("1 pass"), "dkimpy on \(name)'s signature: \(dkimpy.stdoutText) \(dkimpy.stderr)")
+        let dkimpy = try ProcessRunner.run("/usr/bin/python3",
+                                           [Fixtures.repositoryRoot + "/Tests/InteropTests/Scripts/dkimpy_oracle.py",
+                                            "verify", "--records", Fixtures.corpus + "/keys.txt", path])
+        #expect(dkimpy.stdoutText.hasPrefix("1 pass"),
+                "dkimpy on \(name)'s signature: \(dkimpy.stdoutText) \(dkimpy.stderr)")
         return Signed(signature: try DKIMSignature(parsing: field), results: results)
     }
 
@@ -50,8 +53,10 @@ import Testing
         let records = try Fixtures.text("corpus/keys.txt").split(separator: "\n").filter { !$0.hasPrefix("#") }
             .map { line in line.split(separator: "\t").prefix(2).joined(separator: " ") }.joined(separator: "\n") + "\n"
         try records.write(toFile: dir + "/records", atomically: true, encoding: .utf8)
-        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n".write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
-        try "*@example.com sr2048a._domainkey.example.com\n".write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
+        try "sr2048a._domainkey.example.com example.com:sr2048a:\(key)\n"
+            .write(toFile: dir + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com sr2048a._domainkey.example.com\n"
+            .write(toFile: dir + "/SigningTable", atomically: true, encoding: .utf8)
         try """
             Syslog                  no
             LogWhy                  yes
@@ -68,14 +73,16 @@ import Testing
             RequireSafeKeys         no
             """.write(toFile: dir + "/opendkim.conf", atomically: true, encoding: .utf8)
 
-        let theirs = try sign(with: "/usr/sbin/opendkim", socketOption: "-p", arguments: ["-f", "-x", dir + "/opendkim.conf"],
-                              dir: dir, name: "opendkim")
-        let ours = try sign(with: MilterProcess.executable, socketOption: "--socket", arguments: ["--config", dir + "/opendkim.conf"],
-                            dir: dir, name: "dkim-milter")
+        let theirs = try sign(with: "/usr/sbin/opendkim", socketOption: "-p",
+                              arguments: ["-f", "-x", dir + "/opendkim.conf"], dir: dir, name: "opendkim")
+        let ours = try sign(with: MilterProcess.executable, socketOption: "--socket",
+                            arguments: ["--config", dir + "/opendkim.conf"], dir: dir, name: "dkim-milter")
         #expect(ours.signature.domain == theirs.signature.domain)
         #expect(ours.signature.selector == theirs.signature.selector)
-        #expect(Set(ours.signature.signedHeaderNames.map { $0.lowercased() }) == Set(theirs.signature.signedHeaderNames.map { $0.lowercased() }))
-        #expect(ours.signature.signedHeaderNames.map { $0.lowercased() }.sorted() == theirs.signature.signedHeaderNames.map { $0.lowercased() }.sorted())
+        #expect(Set(ours.signature.signedHeaderNames.map { $0.lowercased() })
+                == Set(theirs.signature.signedHeaderNames.map { $0.lowercased() }))
+        #expect(ours.signature.signedHeaderNames.map { $0.lowercased() }.sorted()
+                == theirs.signature.signedHeaderNames.map { $0.lowercased() }.sorted())
         #expect(ours.signature.canonicalization == theirs.signature.canonicalization)
         // The same c= over the same body: the same body hash, an independent check of our body canonicalization.
         #expect(ours.signature.bodyHash.count == 32)

@@ -73,7 +73,8 @@ import Testing
         #expect(milter.log.components(separatedBy: "s=notyet (rsa-sha256").count == 2, "logged once: \(milter.log)")
         // Published: it signs too.
         dns.set("notyet._domainkey.example.com", .txt([records["notyet"]!.txtStrings]))
-        #expect(milter.logContains("key example.com s=notyet (rsa-sha256, active, \(dir)/keys/example.com/notyet.pem): published"))
+        #expect(milter.logContains("key example.com s=notyet (rsa-sha256, active, "
+                                   + "\(dir)/keys/example.com/notyet.pem): published"))
         #expect(try Set(Self.signedSelectors(milter)) == ["good", "notyet"])
     }
 
@@ -118,8 +119,8 @@ import Testing
             .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
         let r = try ProcessRunner.run(MilterProcess.executable, ["--check-config", dir + "/c.conf"], timeout: 60)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdoutText.contains("example.com s=good rsa-sha256 (2048 bits) from \(dir)/keys/example.com/good.pem: "
-                                      + "active, published"), "\(r.stdoutText)")
+        #expect(r.stdoutText.contains("example.com s=good rsa-sha256 (2048 bits) from \(dir)/keys/example.com/good.pem"
+                                      + ": active, published"), "\(r.stdoutText)")
         #expect(r.stdoutText.contains("s=other rsa-sha256 (2048 bits) from \(dir)/keys/example.com/other.pem: "
                                       + "active, mismatched, not signing"), "\(r.stdoutText)")
     }
@@ -127,7 +128,8 @@ import Testing
 
 /// Which keys the store chooses, from their lifecycles and what the guard learned.
 @Suite struct KeyChoiceTests {
-    func key(_ selector: String, _ lifecycle: KeyLifecycle, ed25519: Bool = false, created: Int = 0) throws -> SigningKey {
+    func key(_ selector: String, _ lifecycle: KeyLifecycle, ed25519: Bool = false,
+             created: Int = 0) throws -> SigningKey {
         var k = try MilterFixtures.key(ed25519 ? "ed25519a.pem" : "rsa2048a.pem", selector: selector)
         k.lifecycle = lifecycle
         k.created = created

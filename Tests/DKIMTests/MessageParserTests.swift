@@ -26,7 +26,8 @@ import DKIMTestSupport
         return parsed
     }
 
-    static let message = Array("From: a@example.com\r\nSubject: one\r\n  two\r\n\tthree\r\nX:\r\n\r\nbody\r\nline\r\n".utf8)
+    static let message = Array(("From: a@example.com\r\nSubject: one\r\n  two\r\n\tthree\r\nX:\r\n\r\n"
+        + "body\r\nline\r\n").utf8)
 
     @Test func keepsFoldedFieldsByteExact() throws {
         let p = try parse(Self.message, chunkSize: nil)
@@ -44,7 +45,8 @@ import DKIMTestSupport
     func readsBareLFInputAsCRLF(_ size: Int?) throws {
         let lf = Array("From: a@example.com\nSubject: one\n two\n\nbody\n\nend\n".utf8)
         let p = try parse(lf, chunkSize: size)
-        #expect(p.headers.map { String(decoding: $0, as: UTF8.self) } == ["From: a@example.com", "Subject: one\r\n two"])
+        #expect(p.headers.map { String(decoding: $0, as: UTF8.self) }
+                == ["From: a@example.com", "Subject: one\r\n two"])
         #expect(p.body == Array("body\r\n\r\nend\r\n".utf8))
     }
 
@@ -66,7 +68,8 @@ import DKIMTestSupport
     func readsMixedLineEndingsLineByLine(_ text: String) throws {
         let expected = try parse(Self.normalized, chunkSize: nil)
         for size in [nil] + Chunking.smallSizes {
-            #expect(try parse(Array(text.utf8), chunkSize: size) == expected, "chunk size \(size.map(String.init) ?? "whole")")
+            #expect(try parse(Array(text.utf8), chunkSize: size) == expected,
+                    "chunk size \(size.map(String.init) ?? "whole")")
         }
     }
 

@@ -92,7 +92,8 @@ import Testing
     }
 
     @Test func emptyHeaderListEntrySelectsNothing() throws {
-        #expect(try parse(Self.base.replacingOccurrences(of: "h=from:to", with: "h=from::to")).signedHeaderNames == ["from", "", "to"])
+        #expect(try parse(Self.base.replacingOccurrences(of: "h=from:to", with: "h=from::to")).signedHeaderNames
+                == ["from", "", "to"])
     }
 }
 

@@ -19,9 +19,10 @@ import Testing
              invalid: ["relaxed / relaxed", "relaxed/", "/relaxed", "relaxed/simple/simple", "re laxed", ""]),
         Rule(tag: .domain, valid: ["example.com", "mail.example.co.uk", "xn--bcher-kva.example", "bücher.example",
                                    "1example.com", "a-b.example.com"],
-             invalid: ["legitimate.com(.attacker.com", "example", "-bad.example.com", "bad-.example.com", "exa mple.com",
-                       "example..com", ".example.com", "example.com.", "under_score.example", "\"example.com\"",
-                       String(repeating: "a", count: 64) + ".example", "example.com\r\n .attacker", ""]),
+             invalid: ["legitimate.com(.attacker.com", "example", "-bad.example.com", "bad-.example.com",
+                       "exa mple.com", "example..com", ".example.com", "example.com.", "under_score.example",
+                       "\"example.com\"", String(repeating: "a", count: 64) + ".example",
+                       "example.com\r\n .attacker", ""]),
         Rule(tag: .selector, valid: ["sel", "a.b", "SR1024A", "2026-01", "s202612", "_under", "a_b.c"],
              invalid: ["x()header.d=legit.com", "a\u{1B}[31mRED", "a b", "a..b", "-a", "a.", ""]),
         Rule(tag: .signedHeaders, valid: ["from", "from:to", "from : to\r\n : subject", "from::to", "X-Custom:from"],
@@ -50,8 +51,8 @@ import Testing
     }
 
     @Test func everyTagOfTheRFCIsInTheTable() {
-        #expect(Set(SignatureTag.allCases.map(\.rawValue)) == ["v", "a", "b", "bh", "c", "d", "h", "i", "l", "q", "s", "t",
-                                                               "x", "z"])
+        #expect(Set(SignatureTag.allCases.map(\.rawValue)) == ["v", "a", "b", "bh", "c", "d", "h", "i", "l", "q",
+                                                               "s", "t", "x", "z"])
     }
 }
 
@@ -89,7 +90,8 @@ import Testing
     }
 
     /// RFC 6376 §3.5: i= is dkim-quoted-printable; it is decoded before the checks.
-    @Test(arguments: [("user=40example.com", "user@example.com"), ("jlong@mail=2Eexample.com", "jlong@mail.example.com"),
+    @Test(arguments: [("user=40example.com", "user@example.com"),
+                      ("jlong@mail=2Eexample.com", "jlong@mail.example.com"),
                       ("@example.com", "@example.com"), ("\"a=3Bb\"@example.com", "\"a;b\"@example.com")])
     func quotedPrintableIdentityIsDecoded(_ written: String, _ decoded: String) throws {
         let s = try parse(Self.base + "; i=" + written)
@@ -150,7 +152,8 @@ import Testing
         Rule(tag: .hashAlgorithms, valid: ["sha256", "sha1:sha256", "sha1 : sha256", "sha256:x-new"],
              invalid: ["sha1:sha 256", "sha-", ":sha256", "sha256:", ""]),
         Rule(tag: .keyType, valid: ["rsa", "ed25519", "x-future"], invalid: ["r sa", "rsa-", "1rsa", ""]),
-        Rule(tag: .serviceTypes, valid: ["email", "*", "email:*", "email : x-other"], invalid: ["e mail", "**", "email:"]),
+        Rule(tag: .serviceTypes, valid: ["email", "*", "email:*", "email : x-other"],
+             invalid: ["e mail", "**", "email:"]),
         Rule(tag: .flags, valid: ["y", "s", "y:s", "y : s", "x-future"], invalid: ["y s", "y:", "1", ""]),
         Rule(tag: .publicKey, valid: ["", "MIIBCgKCAQEA", "AB CD\r\n EF=="], invalid: ["AB$CD", "A=B"]),
         Rule(tag: .notes, valid: ["anything at all", "a=b", ""], invalid: []),
@@ -206,7 +209,8 @@ import Testing
 
     @Test(arguments: ["John Doe <j@example.com>", "j@example.org", "nobody"])
     func refusesAnIdentityThatIsNotAnAddressInTheDomain(_ identity: String) {
-        #expect(error(SignerConfiguration(domain: "example.com", selector: "s", identity: identity))?.code == .invalidArgument)
+        #expect(error(SignerConfiguration(domain: "example.com", selector: "s", identity: identity))?.code
+                == .invalidArgument)
     }
 
     /// RFC 6376 §3.5: the identity is written in dkim-quoted-printable and reads back the same.
@@ -217,7 +221,8 @@ import Testing
         let field = signature.headerField()
         #expect(String(decoding: field.bytes, as: UTF8.self).contains("i=\"a=3Bb=20c\"@example.com;"))
         #expect(try DKIMSignature(parsing: field).identity == "\"a;b c\"@example.com")
-        #expect(error(SignerConfiguration(domain: "example.com", selector: "s", identity: "\"a;b c\"@example.com")) == nil)
+        #expect(error(SignerConfiguration(domain: "example.com", selector: "s",
+                                          identity: "\"a;b c\"@example.com")) == nil)
     }
 }
 

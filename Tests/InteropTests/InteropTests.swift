@@ -55,12 +55,14 @@ import Testing
     /// Awkward messages of the corpus × every c= × both algorithms.
     static let cases: [Case] = {
         let messages = ["sign-folded-rr", "sign-empty-body-rs", "sign-trailing-wsp-ss", "sign-tabs-rr", "sign-utf8-ss",
-                        "sign-long-lines-rr", "sign-wsp-only-lines-rs", "sign-mixed-case-names-sr", "sign-repeated-headers",
-                        "sign-existing-signature-present", "sign-trailing-lines-ss", "sign-no-final-crlf-rs"]
+                        "sign-long-lines-rr", "sign-wsp-only-lines-rs", "sign-mixed-case-names-sr",
+                        "sign-repeated-headers", "sign-existing-signature-present", "sign-trailing-lines-ss",
+                        "sign-no-final-crlf-rs"]
         var all: [Case] = []
         for (i, m) in messages.enumerated() {
             for c in ["simple/simple", "simple/relaxed", "relaxed/simple", "relaxed/relaxed"] {
-                let (key, selector) = (i + c.count) % 2 == 0 ? ("keys/rsa2048a.pem", "sr2048a") : ("keys/ed25519a.pem", "seda")
+                let (key, selector) = (i + c.count) % 2 == 0
+                    ? ("keys/rsa2048a.pem", "sr2048a") : ("keys/ed25519a.pem", "seda")
                 all.append(Case(message: "signing/\(m).eml", key: key, selector: selector, canonicalization: c))
             }
         }
@@ -185,7 +187,8 @@ import Testing
                 let (exe, base) = oracle.command
                 let r = try ProcessRunner.run(exe, base + [
                     "sign", "--key", Fixtures.corpus + "/" + key, "--domain", "example.com", "--selector", selector,
-                    "--canonicalization", c, "--headers", "from:to:subject:date", Fixtures.corpus + "/signing/\(m).eml"],
+                    "--canonicalization", c, "--headers", "from:to:subject:date",
+                    Fixtures.corpus + "/signing/\(m).eml"],
                     timeout: 120)
                 #expect(r.status == 0, "\(oracle) could not sign \(m): \(r.stderr)")
                 guard r.status == 0 else { continue }

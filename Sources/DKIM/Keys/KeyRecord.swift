@@ -48,7 +48,8 @@ extension KeyRecord {
 
     public init(parsing text: String) throws(DKIMError) {
         guard text.utf8.count <= Self.maximumLength else {
-            throw DKIMError(.keySyntax, "the key record is \(text.utf8.count) bytes long; at most \(Self.maximumLength) are accepted")
+            throw DKIMError(.keySyntax,
+                "the key record is \(text.utf8.count) bytes long; at most \(Self.maximumLength) are accepted")
         }
         let tags: TagList
         do {
@@ -59,7 +60,8 @@ extension KeyRecord {
         // RFC 6376 §3.6.1 says v= must come first when present; like the deployed verifiers,
         // a v=DKIM1 elsewhere is tolerated. Any other version is not a DKIM key.
         if let v = tags["v"], v != "DKIM1" {
-            throw DKIMError(.keySyntax, "v=\(Printable.escaped(v, limit: 40)) is not DKIM1: this is not a DKIM key record")
+            throw DKIMError(.keySyntax,
+                "v=\(Printable.escaped(v, limit: 40)) is not DKIM1: this is not a DKIM key record")
         }
         // Every known tag's value against its grammar (§3.6.1); unknown tags are ignored.
         for tag in tags.tags {

@@ -33,7 +33,8 @@ public enum KeyRecordTag: String, CaseIterable, Sendable {
         case .version:
             return value == "DKIM1"
         case .hashAlgorithms, .flags:
-            return TagValueSyntax.listElements(bytes, separator: ASCII.colon).allSatisfy(TagValueSyntax.isHyphenatedWord)
+            return TagValueSyntax.listElements(bytes, separator: ASCII.colon)
+                .allSatisfy(TagValueSyntax.isHyphenatedWord)
         case .serviceTypes:
             return TagValueSyntax.listElements(bytes, separator: ASCII.colon).allSatisfy {
                 $0.elementsEqual([0x2A]) || TagValueSyntax.isHyphenatedWord($0)
@@ -51,7 +52,8 @@ public enum KeyRecordTag: String, CaseIterable, Sendable {
     /// The error for a value that breaks the grammar, naming the tag, the value and the rule.
     public func malformed(_ value: String) -> DKIMError {
         DKIMError(.keySyntax,
-                  "\(rawValue)=\(Printable.escaped(value, limit: 80)) is malformed: the value must be \(grammar) (RFC 6376 §3.6.1)")
+                  "\(rawValue)=\(Printable.escaped(value, limit: 80)) is malformed: "
+                  + "the value must be \(grammar) (RFC 6376 §3.6.1)")
     }
 
     /// The elements of a colon list value (`h=`, `s=`, `t=`), lower case.

@@ -23,7 +23,9 @@ extension DKIMSignature {
         // b= and bh= are the exception: malformed base64 is judged a failed verification, as the
         // reference verifiers do (corpus tamper-bad-base64-*), so it is left to the verifier.
         for tag in tags.tags {
-            guard let known = SignatureTag(rawValue: tag.name), known != .signature, known != .bodyHash else { continue }
+            guard let known = SignatureTag(rawValue: tag.name), known != .signature, known != .bodyHash else {
+                continue
+            }
             if !known.isWellFormed(tag.value) { throw Self.malformed(known, tag.value) }
         }
         let a = tags["a"]!.lowercased()
@@ -65,7 +67,8 @@ extension DKIMSignature {
         }
 
         if let q = tags["q"] {
-            let methods = TagValueSyntax.listElements(Array(q.utf8), separator: ASCII.colon).map { ASCII.string($0).lowercased() }
+            let methods = TagValueSyntax.listElements(Array(q.utf8), separator: ASCII.colon)
+                .map { ASCII.string($0).lowercased() }
             guard methods.contains("dns/txt") else {
                 throw DKIMError(.unsupportedQueryMethod,
                     "q=\(Printable.escaped(q, limit: 80)) does not offer dns/txt (RFC 6376 §3.5)")
@@ -90,7 +93,8 @@ extension DKIMSignature {
         let expiration = Self.number(tags["x"])
         // RFC 6376 §3.5: x= MUST be greater than t=. Such a signature is malformed, not expired.
         if let t = timestamp, let x = expiration, x <= t {
-            throw DKIMError(.expirationNotAfterTimestamp, "x=\(x) is not later than t=\(t): the signature is malformed (RFC 6376 §3.5)")
+            throw DKIMError(.expirationNotAfterTimestamp,
+                "x=\(x) is not later than t=\(t): the signature is malformed (RFC 6376 §3.5)")
         }
 
         let bRaw = tags["b"]!

@@ -90,7 +90,8 @@ public enum SignatureTag: String, CaseIterable, Sendable {
     /// The error for a value that breaks the grammar, naming the tag, the value and the rule.
     public func malformed(_ value: String) -> DKIMError {
         DKIMError(.signatureSyntax,
-                  "\(rawValue)=\(Printable.escaped(value, limit: 80)) is malformed: the value must be \(grammar) (RFC 6376 §3.5)")
+                  "\(rawValue)=\(Printable.escaped(value, limit: 80)) is malformed: "
+                  + "the value must be \(grammar) (RFC 6376 §3.5)")
     }
 
     /// The identity an `i=` value names, decoded from dkim-quoted-printable, split into local part
@@ -100,7 +101,9 @@ public enum SignatureTag: String, CaseIterable, Sendable {
               let at = decoded.lastIndex(of: 0x40) else { return nil }
         let local = decoded[..<at]
         let domain = decoded[(at + 1)...]
-        guard local.isEmpty || TagValueSyntax.isLocalPart(local), TagValueSyntax.isDomainName(domain) else { return nil }
+        guard local.isEmpty || TagValueSyntax.isLocalPart(local), TagValueSyntax.isDomainName(domain) else {
+            return nil
+        }
         // Decoded bytes must still be text: an =XX escape of invalid UTF-8 is not an address.
         guard let localText = String(validating: local, as: UTF8.self),
               let domainText = String(validating: domain, as: UTF8.self) else { return nil }

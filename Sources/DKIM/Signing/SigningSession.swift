@@ -15,14 +15,17 @@ public struct SigningSession {
 
     /// - Throws: `.invalidArgument` when the key cannot make the requested algorithm, or is an
     ///   RSA key below 1024 bits (RFC 8301 §3.2: signers MUST use at least 1024 bits).
-    public init(configuration: SignerConfiguration, key: any DKIMSigningKey, crypto: any DKIMCryptoProvider) throws(DKIMError) {
+    public init(configuration: SignerConfiguration, key: any DKIMSigningKey,
+                crypto: any DKIMCryptoProvider) throws(DKIMError) {
         let algorithm = configuration.algorithm ?? SignatureAlgorithm(keyType: key.keyType)
         guard algorithm.keyType == key.keyType else {
             throw DKIMError(.invalidArgument,
-                "a=\(algorithm.rawValue) needs a \(algorithm.keyType.rawValue) key, but the key is \(key.keyType.rawValue)")
+                "a=\(algorithm.rawValue) needs a \(algorithm.keyType.rawValue) key, "
+                + "but the key is \(key.keyType.rawValue)")
         }
         if key.keyType == .rsa && key.bitCount < 1024 {
-            throw DKIMError(.invalidArgument, "the RSA key has \(key.bitCount) bits; RFC 8301 §3.2 requires at least 1024 (2048 recommended)")
+            throw DKIMError(.invalidArgument,
+                "the RSA key has \(key.bitCount) bits; RFC 8301 §3.2 requires at least 1024 (2048 recommended)")
         }
         // Every value we write must pass the grammar the verifier checks (SignatureTag, RFC 6376 §3.5).
         guard SignatureTag.domain.isWellFormed(configuration.domain) else {
@@ -45,11 +48,13 @@ public struct SigningSession {
         }
         for (name, value) in [("timestamp", configuration.timestamp), ("expiration", configuration.expiration)] {
             if let v = value, v < 0 || v > 999_999_999_999 {
-                throw DKIMError(.invalidArgument, "the \(name) \(v) is not a time of at most 12 digits (RFC 6376 §3.5)")
+                throw DKIMError(.invalidArgument,
+                    "the \(name) \(v) is not a time of at most 12 digits (RFC 6376 §3.5)")
             }
         }
         if let t = configuration.timestamp, let x = configuration.expiration, x <= t {
-            throw DKIMError(.invalidArgument, "the expiration \(x) must be later than the timestamp \(t) (RFC 6376 §3.5)")
+            throw DKIMError(.invalidArgument,
+                "the expiration \(x) must be later than the timestamp \(t) (RFC 6376 §3.5)")
         }
         if let names = configuration.signedHeaderNames {
             guard names.contains(where: { $0.lowercased() == "from" }) else {
@@ -106,7 +111,8 @@ public struct SigningSession {
         guard fromCount == 1 else {
             throw DKIMError(.messageFormat, fromCount == 0
                 ? "the message has no From field: it is not a mail message, or its header is cut off"
-                : "the message has \(fromCount) From fields; RFC 5322 allows one, and a signature over it would be misleading (RFC 6376 §8.15)")
+                : "the message has \(fromCount) From fields; RFC 5322 allows one, "
+                    + "and a signature over it would be misleading (RFC 6376 §8.15)")
         }
         let bodyHash = bodyHasher.finalize()
         var signature = DKIMSignature(

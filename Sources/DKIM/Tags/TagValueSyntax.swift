@@ -69,7 +69,8 @@ public enum TagValueSyntax {
     /// The elements of a list written `element *( [FWS] separator [FWS] element )`, with the FWS
     /// around separators removed; FWS inside an element is left in place for the element's own
     /// rule to refuse.
-    public static func listElements<C: BidirectionalCollection<UInt8>>(_ bytes: C, separator: UInt8) -> [C.SubSequence] {
+    public static func listElements<C: BidirectionalCollection<UInt8>>(_ bytes: C,
+                                                                       separator: UInt8) -> [C.SubSequence] {
         bytes.split(separator: separator, omittingEmptySubsequences: false).map(trimmingFWS)
     }
 

@@ -125,11 +125,14 @@ public struct VerificationSession {
         c.verification.signature = signature
         c.tags = tags
         // RFC 6376 §3.5 / §6.1.1: x= in the past: the signature has expired.
-        if configuration.rejectsExpiredSignatures, let x = signature.expiration, x + configuration.allowedClockDrift < now {
-            c.verification.result = .permError(DKIMError(.signatureExpired, "the signature expired at x=\(x) (RFC 6376 §3.5)"))
+        if configuration.rejectsExpiredSignatures, let x = signature.expiration,
+           x + configuration.allowedClockDrift < now {
+            c.verification.result = .permError(DKIMError(.signatureExpired,
+                                                         "the signature expired at x=\(x) (RFC 6376 §3.5)"))
             return
         }
-        if configuration.rejectsFutureTimestamps, let t = signature.timestamp, t > now + configuration.allowedClockDrift {
+        if configuration.rejectsFutureTimestamps, let t = signature.timestamp,
+           t > now + configuration.allowedClockDrift {
             c.verification.result = .permError(DKIMError(.timestampInFuture, "t=\(t) is in the future"))
             return
         }
@@ -173,13 +176,15 @@ public struct VerificationSession {
         }
         guard signature.bodyHash == bodyHash else {
             return .fail(DKIMError(.bodyHashMismatch,
-                "body hash mismatch: the body was changed after signing (computed \(Base64.encode(bodyHash)), bh=\(Base64.encode(signature.bodyHash)))"))
+                "body hash mismatch: the body was changed after signing (computed \(Base64.encode(bodyHash)), "
+                + "bh=\(Base64.encode(signature.bodyHash)))"))
         }
         guard !signature.signatureData.isEmpty else {
             return .fail(DKIMError(.badBase64, "b= is not valid base64"))
         }
         // RFC 6376 §3.7: the signature field itself, b= emptied, hashed last without its CRLF.
-        digest.update(Self.strippedSignatureField(c.field, tags: tags, canonicalization: signature.canonicalization.header))
+        digest.update(Self.strippedSignatureField(c.field, tags: tags,
+                                                  canonicalization: signature.canonicalization.header))
         let headerHash = digest.finalize()
         guard key.isValidSignature(signature.signatureData, forDigest: headerHash) else {
             return .fail(DKIMError(.signatureMismatch,
@@ -191,7 +196,8 @@ public struct VerificationSession {
     /// The canonical form of a DKIM-Signature field with the value of its `b=` tag removed,
     /// "including all surrounding whitespace" (RFC 6376 §3.7), using the parsed tag's byte
     /// range rather than a pattern search.
-    public static func strippedSignatureField(_ field: HeaderField, tags: TagList, canonicalization: Canonicalization) -> [UInt8] {
+    public static func strippedSignatureField(_ field: HeaderField, tags: TagList,
+                                              canonicalization: Canonicalization) -> [UInt8] {
         var bytes = field.bytes
         if let b = tags.tag("b") {
             bytes.removeSubrange(b.valueStart..<b.specEnd)
@@ -209,12 +215,14 @@ public struct VerificationSession {
         case .nameNotFound:
             return .failure(DKIMError(.keyNotFound, "no key for signature: \(name) does not exist (RFC 6376 §6.1.2)"))
         case .temporaryFailure(let reason):
-            return .failure(DKIMError(.keyUnavailable, "key unavailable: the lookup of \(name) failed temporarily (\(reason))"))
+            return .failure(DKIMError(.keyUnavailable,
+                                      "key unavailable: the lookup of \(name) failed temporarily (\(reason))"))
         case .records(let list):
             records = list
         }
         guard !records.isEmpty else {
-            return .failure(DKIMError(.keyNotFound, "no key for signature: \(name) has no TXT record (RFC 6376 §6.1.2)"))
+            return .failure(DKIMError(.keyNotFound,
+                                      "no key for signature: \(name) has no TXT record (RFC 6376 §6.1.2)"))
         }
         // Several TXT records at one name are undefined (§3.6.2.2): use the first that parses.
         var record: KeyRecord?
@@ -242,11 +250,13 @@ public struct VerificationSession {
             // RFC 8301 §3.2: RSA keys below 1024 bits MUST NOT be considered valid.
             if key.bitCount < configuration.minimumRSAKeyBits {
                 return .failure(DKIMError(.keyTooSmall,
-                    "the RSA key at \(name) has \(key.bitCount) bits; fewer than \(configuration.minimumRSAKeyBits) are never valid (RFC 8301 §3.2)"))
+                    "the RSA key at \(name) has \(key.bitCount) bits; fewer than \(configuration.minimumRSAKeyBits) "
+                    + "are never valid (RFC 8301 §3.2)"))
             }
             if key.bitCount > configuration.maximumRSAKeyBits {
                 return .failure(DKIMError(.keyTooLarge,
-                    "the RSA key at \(name) has \(key.bitCount) bits; more than \(configuration.maximumRSAKeyBits) are refused (CPU cost)"))
+                    "the RSA key at \(name) has \(key.bitCount) bits; more than \(configuration.maximumRSAKeyBits) "
+                    + "are refused (CPU cost)"))
             }
         }
         return .success((record, key))
@@ -260,11 +270,13 @@ public struct VerificationSession {
         }
         if record.keyType != signature.algorithm.keyType {
             return DKIMError(.keyTypeMismatch,
-                "a=\(signature.algorithm.rawValue) needs a k=\(signature.algorithm.keyType.rawValue) key, but \(name) publishes k=\(record.keyType.rawValue)")
+                "a=\(signature.algorithm.rawValue) needs a k=\(signature.algorithm.keyType.rawValue) key, "
+                + "but \(name) publishes k=\(record.keyType.rawValue)")
         }
         if let hashes = record.hashAlgorithms, !hashes.contains(signature.algorithm.hashName) {
             return DKIMError(.keyHashNotAllowed,
-                "the key at \(name) allows only h=\(hashes.joined(separator: ":")), not \(signature.algorithm.hashName) (RFC 6376 §3.6.1)")
+                "the key at \(name) allows only h=\(hashes.joined(separator: ":")), "
+                + "not \(signature.algorithm.hashName) (RFC 6376 §3.6.1)")
         }
         if let services = record.serviceTypes, !services.contains("*"), !services.contains("email") {
             return DKIMError(.keyServiceNotAllowed,
@@ -273,7 +285,8 @@ public struct VerificationSession {
         // RFC 6376 §3.6.1 t=s: the i= domain must be d= exactly, not a subdomain.
         if record.requiresStrictIdentity, signature.identityDomain.lowercased() != signature.domain.lowercased() {
             return DKIMError(.keyStrictIdentity,
-                "the key at \(name) has t=s, so i= must be in \(signature.domain) itself, not \(signature.identityDomain) (RFC 6376 §3.6.1)")
+                "the key at \(name) has t=s, so i= must be in \(signature.domain) itself, "
+                + "not \(signature.identityDomain) (RFC 6376 §3.6.1)")
         }
         return nil
     }
