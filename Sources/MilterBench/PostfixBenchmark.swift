@@ -7,8 +7,17 @@ import Glibc
 /// Mail through a throwaway Postfix on loopback, as users run the milter: smtp-source (parallel
 /// sessions, a new one per message) → Postfix with `smtpd_milters` → smtp-sink, each path of
 /// `paths` in turn, A B C A B C…, for `rounds` rounds. Each run is a fresh Postfix instance, sink
-/// and milter, warmed up before it is measured; every delivered message is checked.
+/// and milter, warmed up before it is measured; every delivered message is checked. `compare`
+/// adds a second dkim-milter binary (a before and an after), interleaved with the first.
 public struct PostfixBenchmark {
+    /// A path, the dkim-milter binary it runs (the null milter is taken from its folder) and its
+    /// name in the table.
+    public struct Entry: Hashable, Sendable {
+        public var path: PostfixPath
+        public var dkimMilterPath: String
+        public var label: String
+    }
+
     public struct Case: Sendable, CustomStringConvertible {
         public var size: Int
         public var tcp: Bool
@@ -48,37 +57,47 @@ public struct PostfixBenchmark {
     public var keyFile: String
     public var selector: String
     public var record: String
-    public var dkimMilterPath: String
     public var rounds: Int
-    public var paths: [PostfixPath] = PostfixPath.allCases
+    /// What runs in each round, in this order.
+    public var entries: [Entry]
     /// Messages sent (and checked) before each measured run, so that Postfix's daemons are started.
     public var warmUp = 100
 
-    public init(keyFile: String, selector: String, record: String, dkimMilterPath: String, rounds: Int) {
+    public init(keyFile: String, selector: String, record: String, dkimMilterPath: String, rounds: Int,
+                paths: [PostfixPath] = PostfixPath.allCases) {
         self.keyFile = keyFile
         self.selector = selector
         self.record = record
-        self.dkimMilterPath = dkimMilterPath
         self.rounds = rounds
+        entries = paths.map { Entry(path: $0, dkimMilterPath: dkimMilterPath, label: $0.rawValue) }
+    }
+
+    /// Runs every dkim-milter path a second time with `binary`, right after the first, named
+    /// "PATH (label)".
+    public mutating func compare(with binary: String, label: String) {
+        entries = entries.flatMap { e -> [Entry] in
+            guard e.path.milter == .dkimMilter else { return [e] }
+            return [e, Entry(path: e.path, dkimMilterPath: binary, label: "\(e.label) (\(label))")]
+        }
     }
 
     private var records: String { "\(selector)._domainkey.example.com \(record)\n" }
 
     /// Every run of every path, round by round.
-    public func run(_ c: Case, log: (String) -> Void) throws -> [PostfixPath: [Run]] {
+    public func run(_ c: Case, log: (String) -> Void) throws -> [Entry: [Run]] {
         let key = try PrivateKey(pemOrSeed: String(contentsOfFile: keyFile, encoding: .utf8))
         let unsigned = BenchMessages.message(size: c.size)
         let signed = try BenchMessages.signed(unsigned, key: key, domain: "example.com", selector: selector)
-        var results: [PostfixPath: [Run]] = [:]
+        var results: [Entry: [Run]] = [:]
         for round in 0..<rounds {
             log("  round \(round + 1), load average \(Self.loadAverage)")
-            for path in paths {
-                let r = try run(path, c, message: path.sendsSignedMessage ? signed : unsigned)
-                results[path, default: []].append(r)
+            for entry in entries {
+                let r = try run(entry, c, message: entry.path.sendsSignedMessage ? signed : unsigned)
+                results[entry, default: []].append(r)
                 let cpu = r.milterCPU.map {
                     String(format: ", milter %.3f ms/msg", $0 / Double(max(1, r.delivered)) * 1000)
                 }
-                log("    \(path.rawValue): \(String(format: "%.0f", r.messagesPerSecond)) msg/s\(cpu ?? ""), "
+                log("    \(entry.label): \(String(format: "%.0f", r.messagesPerSecond)) msg/s\(cpu ?? ""), "
                     + String(format: "machine %.0f%% busy", r.machineBusy * 100)
                     + (r.problems > 0 ? ", \(r.problems) problems: \(r.firstProblem ?? "")" : ""))
             }
@@ -87,7 +106,8 @@ public struct PostfixBenchmark {
     }
 
     /// One fresh Postfix, sink and milter; warm-up; the measured run; the check of every message.
-    func run(_ path: PostfixPath, _ c: Case, message: [UInt8]) throws -> Run {
+    func run(_ entry: Entry, _ c: Case, message: [UInt8]) throws -> Run {
+        let path = entry.path
         let lab = try Lab()
         defer { lab.tearDown() }
         let ports = try Loopback.freePorts(3)
@@ -96,7 +116,7 @@ public struct PostfixBenchmark {
         if let kind = path.milter {
             let m = try MilterUnderTest(kind: kind, mode: path.mode, keyFile: keyFile, selector: selector,
                                         algorithm: .rsaSHA256, records: records, tcpPort: c.tcp ? ports[2] : nil,
-                                        dkimMilterPath: dkimMilterPath, internalHosts: path.internalHosts)
+                                        dkimMilterPath: entry.dkimMilterPath, internalHosts: path.internalHosts)
             lab.onTearDown { m.stop() }
             milter = m
         }

@@ -10,11 +10,11 @@ public enum PostfixBenchmarkTable {
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
-    public static func rows(_ c: PostfixBenchmark.Case, _ results: [PostfixPath: [PostfixBenchmark.Run]],
-                            paths: [PostfixPath]) -> [String] {
-        let baseline = results[.none]?.map(\.messagesPerSecond)
-        return paths.compactMap { path -> String? in
-            guard let runs = results[path], !runs.isEmpty else { return nil }
+    public static func rows(_ c: PostfixBenchmark.Case, _ results: [PostfixBenchmark.Entry: [PostfixBenchmark.Run]],
+                            entries: [PostfixBenchmark.Entry]) -> [String] {
+        let baseline = entries.first { $0.path == .none }.flatMap { results[$0] }?.map(\.messagesPerSecond)
+        return entries.compactMap { entry -> String? in
+            guard let runs = results[entry], !runs.isEmpty else { return nil }
             let rates = runs.map(\.messagesPerSecond)
             var shares: [Double] = []
             if let baseline {
@@ -30,7 +30,7 @@ public enum PostfixBenchmarkTable {
             var notes = "\(checked - problems)/\(checked)"
             if let first = runs.compactMap(\.firstProblem).first { notes += "; \(first)" }
             if reaped > 0 { notes += String(format: "; %.2f s CPU of exited daemons", reaped) }
-            return "| \(BenchFormat.size(c.size)) \(c.tcp ? "inet" : "unix") | \(path.rawValue) | "
+            return "| \(BenchFormat.size(c.size)) \(c.tcp ? "inet" : "unix") | \(entry.label) | "
                 + String(format: "%.0f (%.0f–%.0f)", BenchFormat.median(rates), rates.min() ?? 0, rates.max() ?? 0)
                 + " | " + (shares.isEmpty ? "–" : String(format: "%.2f", BenchFormat.median(shares)))
                 + " | \(perMessage(\.milterCPU)) | \(perMessage { $0.daemonCPU["smtpd"] })"

@@ -19,6 +19,9 @@ struct PostfixCommand: ParsableCommand {
     @Option(help: "The dkim-milter binary (null-milter is taken from the same folder).")
     var dkimMilter = ".build/release/dkim-milter"
     @Option(help: "Directory with keys/rsa2048a.pem and keys.txt.") var keysDir = "Tests/Fixtures/corpus"
+    @Option(help: "A second dkim-milter binary: each dkim-milter path runs again with it (before/after in one run).")
+    var compare: String?
+    @Option(help: "The name of --compare's binary in the table.") var compareLabel = "compared"
 
     func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
@@ -39,8 +42,9 @@ struct PostfixCommand: ParsableCommand {
         let record = records.split(separator: "\n").first { $0.hasPrefix("sr2048a._domainkey.example.com\t") }
             .map { String($0.split(separator: "\t")[1]) } ?? ""
         var bench = PostfixBenchmark(keyFile: keysDir + "/keys/rsa2048a.pem", selector: "sr2048a", record: record,
-                                     dkimMilterPath: dkimMilter, rounds: rounds)
-        bench.paths = list(paths).compactMap { PostfixPath(option: $0) }
+                                     dkimMilterPath: dkimMilter, rounds: rounds,
+                                     paths: list(paths).compactMap { PostfixPath(option: $0) })
+        if let compare { bench.compare(with: compare, label: compareLabel) }
         var table = PostfixBenchmarkTable.header
         for sizeText in list(sizes) {
             let size = (Int(sizeText.lowercased().dropLast()) ?? 2) << (sizeText.lowercased().hasSuffix("m") ? 20 : 10)
@@ -48,7 +52,7 @@ struct PostfixCommand: ParsableCommand {
                 let c = PostfixBenchmark.Case(size: size, tcp: socket == "inet", messages: messages, sessions: sessions)
                 FileHandle.standardError.write(Data("\(c)\n".utf8))
                 let results = try bench.run(c) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-                table += PostfixBenchmarkTable.rows(c, results, paths: bench.paths)
+                table += PostfixBenchmarkTable.rows(c, results, entries: bench.entries)
             }
         }
         print(table.joined(separator: "\n"))
