@@ -6,7 +6,7 @@ import Foundation
 public enum PostfixBenchmarkTable {
     public static let header = [
         "| case | path | msg/s (median, range) | share kept | milter CPU ms/msg | smtpd ms/msg | cleanup ms/msg "
-            + "| all Postfix ms/msg | cores busy | checked |",
+            + "| all Postfix ms/msg | cores busy (others) | checked |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
@@ -36,7 +36,8 @@ public enum PostfixBenchmarkTable {
                 + " | \(perMessage(\.milterCPU)) | \(perMessage { $0.daemonCPU["smtpd"] })"
                 + " | \(perMessage { $0.daemonCPU["cleanup"] })"
                 + " | \(perMessage { $0.daemonCPU.values.reduce(0, +) + $0.reapedCPU })"
-                + String(format: " | %.0f%%", BenchFormat.median(runs.map(\.machineBusy)) * 100) + " | \(notes) |"
+                + String(format: " | %.0f%% (%.0f%%)", BenchFormat.median(runs.map(\.machineBusy)) * 100,
+                         BenchFormat.median(runs.map(\.othersShare)) * 100) + " | \(notes) |"
         }
     }
 }

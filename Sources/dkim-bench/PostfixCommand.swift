@@ -22,6 +22,9 @@ struct PostfixCommand: ParsableCommand {
     @Option(help: "A second dkim-milter binary: each dkim-milter path runs again with it (before/after in one run).")
     var compare: String?
     @Option(help: "The name of --compare's binary in the table.") var compareLabel = "compared"
+    @Option(help: "Run again a run in which other processes took more than this share of the CPU (0-1).")
+    var maximumOthers = 0.05
+    @Option(help: "How many times a disturbed run is run again.") var retries = 3
 
     func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
@@ -45,6 +48,8 @@ struct PostfixCommand: ParsableCommand {
                                      dkimMilterPath: dkimMilter, rounds: rounds,
                                      paths: list(paths).compactMap { PostfixPath(option: $0) })
         if let compare { bench.compare(with: compare, label: compareLabel) }
+        bench.maximumOthersShare = maximumOthers
+        bench.retries = retries
         var table = PostfixBenchmarkTable.header
         for sizeText in list(sizes) {
             let size = (Int(sizeText.lowercased().dropLast()) ?? 2) << (sizeText.lowercased().hasSuffix("m") ? 20 : 10)
