@@ -10,11 +10,12 @@ import Glibc
 /// and milter, warmed up before it is measured; every delivered message is checked. `compare`
 /// adds a second dkim-milter binary (a before and an after), interleaved with the first.
 public struct PostfixBenchmark {
-    /// A path, the dkim-milter binary it runs (the null milter is taken from its folder) and its
-    /// name in the table.
+    /// A path, the dkim-milter binary it runs (the null milter is taken from its folder), main.cf
+    /// settings added for it, and its name in the table.
     public struct Entry: Hashable, Sendable {
         public var path: PostfixPath
         public var dkimMilterPath: String
+        public var postfixSettings: [String: String] = [:]
         public var label: String
     }
 
@@ -79,12 +80,16 @@ public struct PostfixBenchmark {
         entries = paths.map { Entry(path: $0, dkimMilterPath: dkimMilterPath, label: $0.rawValue) }
     }
 
-    /// Runs every dkim-milter path a second time with `binary`, right after the first, named
-    /// "PATH (label)".
-    public mutating func compare(with binary: String, label: String) {
+    /// Runs every dkim-milter path a second time, right after the first, with `binary` (nil: the
+    /// same) and `postfixSettings` added to main.cf, named "PATH (label)".
+    public mutating func compare(with binary: String?, postfixSettings: [String: String] = [:], label: String) {
         entries = entries.flatMap { e -> [Entry] in
             guard e.path.milter == .dkimMilter else { return [e] }
-            return [e, Entry(path: e.path, dkimMilterPath: binary, label: "\(e.label) (\(label))")]
+            var other = e
+            other.dkimMilterPath = binary ?? e.dkimMilterPath
+            other.postfixSettings.merge(postfixSettings) { $1 }
+            other.label = "\(e.label) (\(label))"
+            return [e, other]
         }
     }
 
@@ -136,7 +141,7 @@ public struct PostfixBenchmark {
         }
         // No daemon leaves while it is measured (its CPU would be lost to master's reaped total).
         let postfix = try lab.postfix("bench", port: ports[1], relayTo: sink.port, milter: milter?.postfixSocket,
-                                      extra: ["max_use": "1000000", "max_idle": "3600"])
+                                      extra: entry.postfixSettings.merging(Self.noDaemonLeaves) { $1 })
         let file = lab.directory + "/message.txt"
         try SMTPSource.writeMessageFile(message, to: file)
         func send(_ count: Int) throws {
@@ -200,6 +205,8 @@ public struct PostfixBenchmark {
                    othersShare: busy > 0 ? max(0, busy - ours) / busy : 0, checked: checked,
                    problems: problems, firstProblem: firstProblem)
     }
+
+    static let noDaemonLeaves = ["max_use": "1000000", "max_idle": "3600"]
 
     static func modificationTime(_ path: String) -> Date? {
         (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date

@@ -21,7 +21,9 @@ struct PostfixCommand: ParsableCommand {
     @Option(help: "Directory with keys/rsa2048a.pem and keys.txt.") var keysDir = "Tests/Fixtures/corpus"
     @Option(help: "A second dkim-milter binary: each dkim-milter path runs again with it (before/after in one run).")
     var compare: String?
-    @Option(help: "The name of --compare's binary in the table.") var compareLabel = "compared"
+    @Option(help: "A main.cf setting NAME=VALUE for the compared runs (repeatable; alone: the same binary).")
+    var compareSetting: [String] = []
+    @Option(help: "The name of the compared runs in the table.") var compareLabel = "compared"
     @Option(help: "Run again a run in which other processes took more than this share of the CPU (0-1).")
     var maximumOthers = 0.05
     @Option(help: "How many times a disturbed run is run again.") var retries = 3
@@ -47,7 +49,15 @@ struct PostfixCommand: ParsableCommand {
         var bench = PostfixBenchmark(keyFile: keysDir + "/keys/rsa2048a.pem", selector: "sr2048a", record: record,
                                      dkimMilterPath: dkimMilter, rounds: rounds,
                                      paths: list(paths).compactMap { PostfixPath(option: $0) })
-        if let compare { bench.compare(with: compare, label: compareLabel) }
+        if compare != nil || !compareSetting.isEmpty {
+            var settings: [String: String] = [:]
+            for s in compareSetting {
+                let kv = s.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard kv.count == 2 else { throw ValidationError("--compare-setting: NAME=VALUE, not \(s)") }
+                settings[kv[0]] = kv[1]
+            }
+            bench.compare(with: compare, postfixSettings: settings, label: compareLabel)
+        }
         bench.maximumOthersShare = maximumOthers
         bench.retries = retries
         var table = PostfixBenchmarkTable.header
