@@ -49,7 +49,8 @@ let package = Package(
         ]),
         // A milter-protocol client that speaks to a milter as Postfix does (tests, benchmarks).
         .target(name: "MilterClient"),
-        // The benchmark: the same load against dkim-milter and OpenDKIM, and the library alone.
+        // The benchmark: the same load against dkim-milter and OpenDKIM, through the milter protocol
+        // and inside a throwaway Postfix (DKIMTestSupport runs it), and the library alone.
         .target(name: "MilterBench", dependencies: ["DKIM", "DKIMOpenSSL", "MilterClient", "DKIMTestSupport"]),
         .executableTarget(name: "dkim-bench", dependencies: [
             "MilterBench", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMMilter", "DKIMMilterCore",

@@ -5,12 +5,16 @@ import Glibc
 import MilterClient
 
 /// A milter process started for one benchmark case: dkim-milter or OpenDKIM, with equivalent
-/// settings (same key, same canonicalization, keys from a records file, no DNS).
+/// settings (same key, same canonicalization, keys from a records file, no DNS), or the null
+/// milter (libmilter doing nothing). A unix socket is made writable by all (Postfix connects as
+/// user postfix).
 public final class MilterUnderTest {
     public enum Kind: String, Sendable, CaseIterable {
         case dkimMilter = "dkim-milter", opendkim
         /// dkim-milter with JSON logs and the Prometheus endpoint on (the cost of observability).
         case dkimMilterObserved = "dkim-milter+json+metrics"
+        /// Sources/null-milter: negotiates the steps dkim-milter negotiates and accepts every message.
+        case null = "null-milter"
     }
 
     public let kind: Kind
@@ -21,8 +25,19 @@ public final class MilterUnderTest {
     /// - Parameters:
     ///   - keyFile: the private key (PEM), published as `selector._domainkey.example.com` in `records`.
     ///   - records: `NAME RECORD` lines.
+    /// The socket as Postfix names it in smtpd_milters (`inet:127.0.0.1:PORT`, `unix:/path`).
+    public var postfixSocket: String {
+        guard socket.hasPrefix("inet:") else { return socket }
+        let portAndHost = socket.dropFirst(5).split(separator: "@")
+        return "inet:\(portAndHost.count > 1 ? portAndHost[1] : "127.0.0.1"):\(portAndHost[0])"
+    }
+
+    /// - Parameters:
+    ///   - dkimMilterPath: the dkim-milter binary; the null milter is looked for next to it.
+    ///   - internalHosts: the InternalHosts setting (127.0.0.1, where the load comes from, signs).
     public init(kind: Kind, mode: LoadRunner.Mode, keyFile: String, selector: String, algorithm: SignatureAlgorithm,
-                records: String, tcpPort: Int?, dkimMilterPath: String) throws {
+                records: String, tcpPort: Int?, dkimMilterPath: String,
+                internalHosts: String = "127.0.0.1") throws {
         self.kind = kind
         directory = NSTemporaryDirectory() + "dkim-bench-\(kind.rawValue)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -41,7 +56,7 @@ public final class MilterUnderTest {
             SignatureAlgorithm      \(algorithm.rawValue)
             KeyTable                \(directory)/KeyTable
             SigningTable            refile:\(directory)/SigningTable
-            InternalHosts           127.0.0.1
+            InternalHosts           \(internalHosts)
             OversignHeaders         From
             TestPublicKeys          \(directory)/records
             RequireSafeKeys         no
@@ -73,13 +88,20 @@ public final class MilterUnderTest {
         case .opendkim:
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/opendkim")
             process.arguments = ["-f", "-x", directory + "/milter.conf", "-p", socket]
+        case .null:
+            process.executableURL = URL(fileURLWithPath: dkimMilterPath).deletingLastPathComponent()
+                .appendingPathComponent("null-milter")
+            process.arguments = [socket]
         }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if (try? MilterConnection(socket: socket, timeout: 5)) != nil { return }
+            if (try? MilterConnection(socket: socket, timeout: 5)) != nil {
+                if socket.hasPrefix("unix:") { chmod(String(socket.dropFirst(5)), 0o666) }
+                return
+            }
             guard process.isRunning else { break }
             usleep(20_000)
         }

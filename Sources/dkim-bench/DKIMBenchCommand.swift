@@ -12,7 +12,8 @@ struct DKIMBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dkim-bench",
         abstract: "Benchmark dkim-milter against OpenDKIM on this machine, and the DKIM library alone.",
-        subcommands: [Milter.self, Library.self, Load.self, DNS.self, Outcome.self, KeyStore.self])
+        subcommands: [Milter.self, PostfixCommand.self, Library.self, Load.self, DNS.self, Outcome.self,
+                      KeyStore.self])
 }
 
 /// Key lookup latency against a DNS server: a lookup every time, and through the cache.
