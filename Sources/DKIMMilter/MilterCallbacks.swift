@@ -40,6 +40,7 @@ enum MilterCallbacks {
         description.xxfi_flags = UInt(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
         description.xxfi_connect = connect
         description.xxfi_envfrom = envelopeFrom
+        description.xxfi_data = data
         description.xxfi_header = header
         description.xxfi_eoh = endOfHeaders
         description.xxfi_body = body
@@ -55,7 +56,8 @@ enum MilterCallbacks {
         }
         smfi_settimeout(600)
         guard smfi_opensocket(true) == MI_SUCCESS else {
-            throw SocketError(description: "cannot open the socket \(socket): is another milter listening there, or is the directory missing or not writable?")
+            throw SocketError(description: "cannot open the socket \(socket): is another milter listening there, "
+                + "or is the directory missing or not writable?")
         }
         if socket.lowercased().hasPrefix("inet") { TCPNoDelay.setOnListeningSockets() }
         return registration
@@ -100,7 +102,9 @@ enum MilterCallbacks {
 
     /// SMFIS_NOREPLY where the step was negotiated without reply, else the status.
     private static func reply(_ status: sfsistat, _ ctx: OpaquePointer?, noReplyFlag: Int) -> sfsistat {
-        guard status == SMFIS_CONTINUE, let c = connection(ctx), c.noReply & UInt(noReplyFlag) != 0 else { return status }
+        guard status == SMFIS_CONTINUE, let c = connection(ctx), c.noReply & UInt(noReplyFlag) != 0 else {
+            return status
+        }
         return SMFIS_NOREPLY
     }
 
@@ -139,15 +143,29 @@ enum MilterCallbacks {
 
     // MARK: Callbacks (global functions: closures would be main-actor isolated)
 
+    private typealias Flags = UnsafeMutablePointer<UInt>
+    private typealias CString = UnsafeMutablePointer<CChar>
+
     private static let negotiate: @convention(c) (OpaquePointer?, UInt, UInt, UInt, UInt,
-                                                  UnsafeMutablePointer<UInt>?, UnsafeMutablePointer<UInt>?,
-                                                  UnsafeMutablePointer<UInt>?, UnsafeMutablePointer<UInt>?) -> sfsistat = {
+                                                  Flags?, Flags?, Flags?, Flags?) -> sfsistat = {
         ctx, actions, protocol_, _, _, pActions, pProtocol, p2, p3 in
         pActions?.pointee = actions & UInt(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
         // Header values with their leading space, exactly as sent; skip the steps not needed;
-        // no replies for the steps that always continue (fewer round trips per message).
-        let noReply = UInt(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY)
-        let wanted = UInt(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP) | noReply
+        // no replies for the steps that always continue (fewer round trips per message), the end
+        // of headers included: Postfix then sends headers, body and end of message in one go.
+        let configuration = MilterHost.current.withLock { $0 }?.currentPolicy.configuration
+        let verifies = configuration?.verifies ?? true
+        // (Only when verifying does every message go on to end of message; sign-only mode accepts
+        // outside mail at end of headers, and Postfix then sends no body.)
+        // Over TCP the DATA step is sent and answered: the answer acknowledges what Postfix sent
+        // before it without waiting (connect, MAIL), so that Nagle's algorithm on Postfix's side
+        // does not hold the headers until our delayed ACK (40 ms a message: 170 against 446 msg/s
+        // in `dkim-bench postfix`). A unix socket has no Nagle.
+        let overTCP = configuration?.socket.lowercased().hasPrefix("inet") ?? false
+        let noReply = UInt(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | (verifies ? SMFIP_NR_EOH : 0)
+                               | SMFIP_NR_BODY)
+        let wanted = UInt(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN
+                              | (overTCP ? 0 : SMFIP_NODATA) | SMFIP_SKIP) | noReply
         pProtocol?.pointee = protocol_ & wanted
         MilterCallbacks.makeConnection(ctx).noReply = protocol_ & noReply
         p2?.pointee = 0
@@ -155,7 +173,8 @@ enum MilterCallbacks {
         return SMFIS_CONTINUE
     }
 
-    private static let connect: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<sockaddr>?) -> sfsistat = {
+    private static let connect: @convention(c) (OpaquePointer?, CString?, UnsafeMutablePointer<sockaddr>?)
+        -> sfsistat = {
         ctx, host, address in
         guard let h = MilterHost.current.withLock({ $0 }) else { return SMFIS_TEMPFAIL }
         let session = MilterSession(policy: h.currentPolicy)
@@ -165,7 +184,7 @@ enum MilterCallbacks {
         return MilterCallbacks.reply(status, ctx, noReplyFlag: SMFIP_NR_CONN)
     }
 
-    private static let envelopeFrom: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> sfsistat = {
+    private static let envelopeFrom: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CString?>?) -> sfsistat = {
         ctx, _ in
         guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
         let host = MilterHost.current.withLock { $0 }
@@ -177,10 +196,15 @@ enum MilterCallbacks {
         return MilterCallbacks.reply(MilterCallbacks.status(reply, ctx), ctx, noReplyFlag: SMFIP_NR_MAIL)
     }
 
-    private static let header: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) -> sfsistat = {
+    /// xxfi_data, asked for over TCP only (see negotiate): answered at once.
+    private static let data: @convention(c) (OpaquePointer?) -> sfsistat = { _ in SMFIS_CONTINUE }
+
+    private static let header: @convention(c) (OpaquePointer?, CString?, CString?) -> sfsistat = {
         ctx, name, value in
         guard let s = MilterCallbacks.session(ctx), let name else { return SMFIS_TEMPFAIL }
-        let bytes: [UInt8] = value.map { v in Array(UnsafeBufferPointer(start: UnsafeRawPointer(v).assumingMemoryBound(to: UInt8.self), count: strlen(v))) } ?? []
+        let bytes: [UInt8] = value.map { v in
+            Array(UnsafeBufferPointer(start: UnsafeRawPointer(v).assumingMemoryBound(to: UInt8.self), count: strlen(v)))
+        } ?? []
         return MilterCallbacks.reply(MilterCallbacks.status(s.header(name: String(cString: name), value: bytes), ctx),
                                      ctx, noReplyFlag: SMFIP_NR_HDR)
     }
@@ -189,26 +213,32 @@ enum MilterCallbacks {
         MilterCallbacks.inFlight {
             guard let c = MilterCallbacks.connection(ctx), let s = c.session else { return SMFIS_TEMPFAIL }
             s.addMacros(MilterCallbacks.macros(ctx, ["{auth_authen}", "{auth_type}", "{daemon_name}", "i"]))
+            // Without a reply at end of headers, a message with nothing to do is not accepted here:
+            // the session ignores its body and accepts it at end of message.
+            let noReply = c.noReply & UInt(SMFIP_NR_EOH) != 0
             switch s.endOfHeaders() {
             case .accept:
-                return SMFIS_ACCEPT
+                return noReply ? SMFIS_NOREPLY : SMFIS_ACCEPT
             case .continue:
-                return SMFIS_CONTINUE
+                return noReply ? SMFIS_NOREPLY : SMFIS_CONTINUE
             case .lookUp(let names):
                 // DNS overlaps the body; the message waits for it at end of message, until the deadline.
                 let deadline = DispatchTime.now() + s.policy.configuration.dnsDeadline
                 c.lookups = KeyLookups(names, resolver: s.policy.resolver, deadline: deadline)
-                return SMFIS_CONTINUE
+                return noReply ? SMFIS_NOREPLY : SMFIS_CONTINUE
             }
         }
     }
 
-    private static let body: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> sfsistat = { ctx, bytes, length in
+    private static let body: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> sfsistat = {
+        ctx, bytes, length in
         MilterCallbacks.inFlight {
             guard let s = MilterCallbacks.session(ctx) else { return SMFIS_TEMPFAIL }
-            guard let bytes, length > 0 else { return MilterCallbacks.reply(SMFIS_CONTINUE, ctx, noReplyFlag: SMFIP_NR_BODY) }
-            return MilterCallbacks.reply(MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx),
-                                         ctx, noReplyFlag: SMFIP_NR_BODY)
+            guard let bytes, length > 0 else {
+                return MilterCallbacks.reply(SMFIS_CONTINUE, ctx, noReplyFlag: SMFIP_NR_BODY)
+            }
+            let status = MilterCallbacks.status(s.body(UnsafeBufferPointer(start: bytes, count: length)), ctx)
+            return MilterCallbacks.reply(status, ctx, noReplyFlag: SMFIP_NR_BODY)
         }
     }
 
@@ -226,7 +256,8 @@ enum MilterCallbacks {
             switch m {
             case .insert(let index, let name, let value):
                 name.withCString { n in value.withCString { v in
-                    _ = smfi_insheader(ctx, Int32(index), UnsafeMutablePointer(mutating: n), UnsafeMutablePointer(mutating: v))
+                    _ = smfi_insheader(ctx, Int32(index), UnsafeMutablePointer(mutating: n),
+                                       UnsafeMutablePointer(mutating: v))
                 } }
             case .delete(let name, let index):
                 name.withCString { n in _ = smfi_chgheader(ctx, UnsafeMutablePointer(mutating: n), Int32(index), nil) }

@@ -80,11 +80,12 @@ public struct PostfixBenchmark {
         entries = paths.map { Entry(path: $0, dkimMilterPath: dkimMilterPath, label: $0.rawValue) }
     }
 
-    /// Runs every dkim-milter path a second time, right after the first, with `binary` (nil: the
-    /// same) and `postfixSettings` added to main.cf, named "PATH (label)".
+    /// Runs every dkim-milter path and the null milter a second time, right after the first, with
+    /// `binary` (nil: the same; the null milter from its folder) and `postfixSettings` added to
+    /// main.cf, named "PATH (label)".
     public mutating func compare(with binary: String?, postfixSettings: [String: String] = [:], label: String) {
         entries = entries.flatMap { e -> [Entry] in
-            guard e.path.milter == .dkimMilter else { return [e] }
+            guard e.path.milter == .dkimMilter || e.path.milter == .null else { return [e] }
             var other = e
             other.dkimMilterPath = binary ?? e.dkimMilterPath
             other.postfixSettings.merge(postfixSettings) { $1 }

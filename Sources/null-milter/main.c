@@ -12,13 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Over TCP dkim-milter asks for the DATA step and answers it (see its MilterCallbacks.swift). */
+static int over_tcp = 0;
+
 static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
                              unsigned long f3, unsigned long *pf0, unsigned long *pf1,
                              unsigned long *pf2, unsigned long *pf3) {
     (void) ctx; (void) f2; (void) f3;
     unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY;
-    unsigned long wanted = SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA
-        | SMFIP_SKIP | noreply;
+    unsigned long wanted = SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN
+        | (over_tcp ? 0 : SMFIP_NODATA) | SMFIP_SKIP | noreply;
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
     *pf1 = f1 & wanted;
     *pf2 = 0;
@@ -34,6 +37,11 @@ static sfsistat nm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr) {
 static sfsistat nm_envfrom(SMFICTX *ctx, char **argv) {
     (void) ctx; (void) argv;
     return SMFIS_NOREPLY;
+}
+
+static sfsistat nm_data(SMFICTX *ctx) {
+    (void) ctx;
+    return SMFIS_CONTINUE;
 }
 
 static sfsistat nm_header(SMFICTX *ctx, char *name, char *value) {
@@ -61,6 +69,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: null-milter SOCKET (unix:/path or inet:PORT@HOST)\n");
         return 2;
     }
+    over_tcp = strncmp(argv[1], "inet", 4) == 0;
     struct smfiDesc desc;
     memset(&desc, 0, sizeof desc);
     desc.xxfi_name = "null-milter";
@@ -68,6 +77,7 @@ int main(int argc, char **argv) {
     desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
     desc.xxfi_connect = nm_connect;
     desc.xxfi_envfrom = nm_envfrom;
+    desc.xxfi_data = nm_data;
     desc.xxfi_header = nm_header;
     desc.xxfi_eoh = nm_eoh;
     desc.xxfi_body = nm_body;

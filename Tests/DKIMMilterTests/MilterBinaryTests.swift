@@ -61,6 +61,44 @@ import Testing
         }
     }
 
+    /// Over TCP the DATA step is asked for and answered (the answer carries the ACK that Postfix's
+    /// Nagle-delayed headers wait for: 170 against 446 msg/s, `dkim-bench postfix`); on a unix
+    /// socket it is skipped. Only when every message goes to end of message (verifying) is end of
+    /// headers left without a reply.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func asksForTheDataStepOnlyOverTCPAndNoEndOfHeadersReplyOnlyWhenVerifying(_ tcp: Bool, _ verifies: Bool) throws {
+        let noData: UInt32 = 0x200, noReplyAtEndOfHeaders: UInt32 = 0x40000
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        try "Mode \(verifies ? "sv" : "s")\nKeysDirectory \(store)\nTestPublicKeys \(Self.records)\n"
+            .write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let socket = tcp ? "inet:\(try #require(LoopbackSocket.freePort()))@127.0.0.1" : "unix:\(dir)/milter.sock"
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf"], socket: socket)
+        defer { milter.stop() }
+        do {
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            #expect((c.milterProtocol & noData == 0) == tcp, "tcp \(tcp): \(String(c.milterProtocol, radix: 16))")
+            #expect((c.milterProtocol & noReplyAtEndOfHeaders != 0) == verifies,
+                    "verifies \(verifies): \(String(c.milterProtocol, radix: 16))")
+            // Both ways still sign for an internal host and verify what comes from outside.
+            _ = try c.connect(hostname: "localhost", address: "127.0.0.1")
+            let signed = try c.send(message: Self.message)
+            #expect(signed.reply == "a")
+            #expect(try verify(signed.message).map(\.result) == [.pass], "\(milter.log)")
+            if verifies {
+                let d = try MilterConnection(socket: milter.socket)
+                try d.negotiate()
+                _ = try d.connect(hostname: "mx.other.net", address: "198.51.100.30")
+                let r = try d.send(message: try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
+                #expect(String(decoding: r.message, as: UTF8.self).contains("dkim=pass header.d=example.com"))
+                try d.quit()
+            }
+            try c.quit()
+        }
+    }
+
     @Test func signsOverTCPForAnInternalHost() throws {
         try withMilter(tcp: true) { milter, _ in
             let c = try MilterConnection(socket: milter.socket)
@@ -530,7 +568,8 @@ import Testing
         let (headers, body) = MilterConnection.split(try Fixtures.bytes("corpus/messages/canon-basic-rr.eml"))
         _ = try c.sendStep("M", MilterFaultTests.cstrings(["<a@example.net>"]))
         for (name, value) in headers { _ = try c.sendStep("L", MilterFaultTests.headerData(name, value)) }
-        #expect(try c.sendStep("N") == "c")
+        // Verifying, end of headers has no reply (every message goes on to end of message).
+        #expect(try c.sendStep("N") == nil)
         _ = try c.sendStep("B", body)
         try c.sendPacket("E")
         // The milter has read everything, end of message included: it now waits for the key.
