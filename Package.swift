@@ -90,6 +90,9 @@ let package = Package(
         .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM", "DKIMKeyCheck",
                                                             .product(name: "MetricsTestKit", package: "swift-metrics"), "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
                     exclude: ["Scripts"]),
+        // dkim-bench postfix on a small load (the benchmark's harness and its checks).
+        .testTarget(name: "MilterBenchTests", dependencies: ["MilterBench", "DKIM", "DKIMOpenSSL", "DKIMTestSupport",
+                                                             "dkim-milter", "null-milter"]),
         .testTarget(name: "InteropTests", dependencies: ["dkimkey", "DKIMTestSupport"], exclude: ["Scripts"]),
         // The .deb, the unit and contrib/install.sh, installed into fresh Debian 12 roots (run apart
         // by contrib/test.sh: it builds a release and needs root, debootstrap and Debian's mirror).
