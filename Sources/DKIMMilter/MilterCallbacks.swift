@@ -29,9 +29,13 @@ enum MilterCallbacks {
         }
     }
 
+    /// Whether the socket opened is a TCP one (set once by `open`; a reload does not move it).
+    static let listensOverTCP = Locked(false)
+
     /// Registers the callbacks and opens the socket (before privileges are dropped). Keep the
     /// result until `serve()` has returned.
     static func open(socket: String) throws(SocketError) -> Registration {
+        listensOverTCP.withLock { $0 = socket.lowercased().hasPrefix("inet") }
         var description = smfiDesc()
         let registration = Registration(name: "dkim-milter", socket: socket)
         let name = registration.name
@@ -59,7 +63,7 @@ enum MilterCallbacks {
             throw SocketError(description: "cannot open the socket \(socket): is another milter listening there, "
                 + "or is the directory missing or not writable?")
         }
-        if socket.lowercased().hasPrefix("inet") { TCPNoDelay.setOnListeningSockets() }
+        if listensOverTCP.withLock({ $0 }) { TCPNoDelay.setOnListeningSockets() }
         return registration
     }
 
@@ -153,15 +157,14 @@ enum MilterCallbacks {
         // Header values with their leading space, exactly as sent; skip the steps not needed;
         // no replies for the steps that always continue (fewer round trips per message), the end
         // of headers included: Postfix then sends headers, body and end of message in one go.
-        let configuration = MilterHost.current.withLock { $0 }?.currentPolicy.configuration
-        let verifies = configuration?.verifies ?? true
+        let verifies = MilterHost.current.withLock { $0 }?.currentPolicy.configuration.verifies ?? true
         // (Only when verifying does every message go on to end of message; sign-only mode accepts
         // outside mail at end of headers, and Postfix then sends no body.)
         // Over TCP the DATA step is sent and answered: the answer acknowledges what Postfix sent
         // before it without waiting (connect, MAIL), so that Nagle's algorithm on Postfix's side
         // does not hold the headers until our delayed ACK (40 ms a message: 170 against 446 msg/s
         // in `dkim-bench postfix`). A unix socket has no Nagle.
-        let overTCP = configuration?.socket.lowercased().hasPrefix("inet") ?? false
+        let overTCP = MilterCallbacks.listensOverTCP.withLock { $0 }
         let noReply = UInt(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | (verifies ? SMFIP_NR_EOH : 0)
                                | SMFIP_NR_BODY)
         let wanted = UInt(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN

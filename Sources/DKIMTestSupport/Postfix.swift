@@ -141,15 +141,7 @@ public final class Postfix {
 
     /// The live (not zombie) processes whose process group is `group`, from /proc.
     public static func processes(inGroup group: pid_t) -> [pid_t] {
-        var found: [pid_t] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let p = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                  let paren = stat.lastIndex(of: ")") else { continue }
-            // After "(comm)": state ppid pgrp …
-            let fields = stat[stat.index(after: paren)...].split(separator: " ")
-            if fields.count > 2, fields[0] != "Z", pid_t(fields[2]) == group { found.append(p) }
-        }
-        return found
+        ProcStat.processes(inGroup: group).map(\.pid)
     }
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }

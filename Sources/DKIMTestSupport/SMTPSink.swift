@@ -62,12 +62,17 @@ public final class SMTPSink {
         return Arrived(files: files)
     }
 
+    /// Whether a dump (as `message(inDump:)` gives it) is whole: smtp-sink ends it with an empty line.
+    public static func isComplete(_ message: [UInt8]) -> Bool {
+        message.suffix(4).elementsEqual("\r\n\r\n".utf8)
+    }
+
     /// Waits (bounded) until `count` dumps are there and complete (each ends with the extra empty line).
     public func waitForMessages(_ count: Int, timeout: TimeInterval = 20) throws -> Arrived {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let m = messages()
-            if m.files.count >= count && m.files.values.allSatisfy({ $0.suffix(4) == Array("\r\n\r\n".utf8) }) {
+            if m.files.count >= count && m.files.values.allSatisfy(Self.isComplete) {
                 return m
             }
             if Date() > deadline {

@@ -6,19 +6,27 @@ import Glibc
 public struct MachineCPU: Sendable {
     public var busy: Double
     public var idle: Double
+    /// The part of `busy` spent in interrupts (irq + softirq): loopback networking is done there,
+    /// for the run itself, and charged to no process.
+    public var interrupts: Double
 
     public static func read() -> MachineCPU {
         let text = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? ""
         let first = text.split(separator: "\n").first ?? ""
         // cpu user nice system idle iowait irq softirq steal …
         let v = first.split(separator: " ").dropFirst().compactMap { Double($0) }
-        guard v.count >= 8 else { return MachineCPU(busy: 0, idle: 0) }
-        return MachineCPU(busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], idle: v[3] + v[4])
+        guard v.count >= 8 else { return MachineCPU(busy: 0, idle: 0, interrupts: 0) }
+        return MachineCPU(busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], idle: v[3] + v[4], interrupts: v[5] + v[6])
     }
 
     /// Busy CPU seconds (all cores) between `before` and `after`.
     public static func busySeconds(from before: MachineCPU, to after: MachineCPU) -> Double {
         (after.busy - before.busy) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Of those, the seconds spent in interrupts.
+    public static func interruptSeconds(from before: MachineCPU, to after: MachineCPU) -> Double {
+        (after.interrupts - before.interrupts) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// The CPU seconds used so far by this process and by the children it has waited for.

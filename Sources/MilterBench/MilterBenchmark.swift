@@ -123,6 +123,13 @@ public enum BenchFormat {
     public static func size(_ bytes: Int) -> String {
         bytes >= 1 << 20 ? "\(bytes >> 20)MB" : bytes >= 1 << 10 ? "\(bytes >> 10)KB" : "\(bytes)B"
     }
+    /// A size on the command line: `2k`, `100k`, `10m` or bytes; nil when it is none of these.
+    public static func bytes(_ text: String) -> Int? {
+        let t = text.lowercased()
+        if t.hasSuffix("m") { return Int(t.dropLast()).map { $0 << 20 } }
+        if t.hasSuffix("k") { return Int(t.dropLast()).map { $0 << 10 } }
+        return Int(t)
+    }
     public static func median(_ v: [Double]) -> Double {
         guard !v.isEmpty else { return 0 }
         let s = v.sorted()

@@ -22,9 +22,6 @@ public final class MilterUnderTest {
     public let process = Process()
     public let directory: String
 
-    /// - Parameters:
-    ///   - keyFile: the private key (PEM), published as `selector._domainkey.example.com` in `records`.
-    ///   - records: `NAME RECORD` lines.
     /// The socket as Postfix names it in smtpd_milters (`inet:127.0.0.1:PORT`, `unix:/path`).
     public var postfixSocket: String {
         guard socket.hasPrefix("inet:") else { return socket }
@@ -33,6 +30,8 @@ public final class MilterUnderTest {
     }
 
     /// - Parameters:
+    ///   - keyFile: the private key (PEM), published as `selector._domainkey.example.com` in `records`.
+    ///   - records: `NAME RECORD` lines.
     ///   - dkimMilterPath: the dkim-milter binary; the null milter is looked for next to it.
     ///   - internalHosts: the InternalHosts setting (127.0.0.1, where the load comes from, signs).
     public init(kind: Kind, mode: LoadRunner.Mode, keyFile: String, selector: String, algorithm: SignatureAlgorithm,
@@ -47,8 +46,10 @@ public final class MilterUnderTest {
         try FileManager.default.copyItem(atPath: keyFile, toPath: key)
         chmod(key, 0o600)
         try records.write(toFile: directory + "/records", atomically: true, encoding: .utf8)
-        try "\(selector)._domainkey.example.com example.com:\(selector):\(key)\n".write(toFile: directory + "/KeyTable", atomically: true, encoding: .utf8)
-        try "*@example.com \(selector)._domainkey.example.com\n".write(toFile: directory + "/SigningTable", atomically: true, encoding: .utf8)
+        try "\(selector)._domainkey.example.com example.com:\(selector):\(key)\n"
+            .write(toFile: directory + "/KeyTable", atomically: true, encoding: .utf8)
+        try "*@example.com \(selector)._domainkey.example.com\n"
+            .write(toFile: directory + "/SigningTable", atomically: true, encoding: .utf8)
         let common = """
             Mode                    \(mode == .sign ? "s" : "v")
             Syslog                  no

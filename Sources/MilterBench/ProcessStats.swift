@@ -1,3 +1,4 @@
+import DKIMTestSupport
 import Foundation
 import Glibc
 
@@ -11,17 +12,12 @@ public struct ProcessStats: Sendable {
     public var rss: Int
 
     public static func read(pid: Int32) -> ProcessStats? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard let stat = ProcStat(pid: pid),
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         func kB(_ name: String) -> Int {
             status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
                 .flatMap { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) }.map { $0 * 1024 } ?? 0
         }
-        return ProcessStats(cpuSeconds: (utime + stime) / ticks, peakRSS: kB("VmHWM"), rss: kB("VmRSS"))
+        return ProcessStats(cpuSeconds: stat.seconds, peakRSS: kB("VmHWM"), rss: kB("VmRSS"))
     }
 }

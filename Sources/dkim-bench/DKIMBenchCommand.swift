@@ -42,7 +42,8 @@ struct DNS: ParsableCommand {
         _ = cache.lookupTXT(name)
         let cached = measure { _ = cache.lookupTXT(name) }
         func line(_ label: String, _ v: [Double]) -> String {
-            String(format: "%@: median %.1f µs, p99 %.1f µs (%d lookups)", label, v[v.count / 2], v[Int(Double(v.count) * 0.99)], v.count)
+            String(format: "%@: median %.1f µs, p99 %.1f µs (%d lookups)",
+                label, v[v.count / 2], v[Int(Double(v.count) * 0.99)], v.count)
         }
         print(line("lookup through DNSClient (poll thread)", uncached))
         print(line("cached lookup", cached))
@@ -54,7 +55,9 @@ struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send a load to a running milter and report the rate.")
 
     @Option(help: "The milter's socket: unix:/path or inet:PORT@HOST.") var socket: String
-    @Option(help: "sign (authenticated client), verify, or pass (unsigned message from outside: the protocol's own cost).") var mode = "sign"
+    @Option(
+        help: "sign (authenticated client), verify, or pass (unsigned message from outside: the protocol's own cost).")
+    var mode = "sign"
     @Option(help: "Message size in bytes.") var size = 2048
     @Option(help: "Concurrent connections.") var concurrency = 1
     @Option(help: "Messages in all.") var messages = 200
@@ -66,7 +69,9 @@ struct Load: ParsableCommand {
     var dump: String?
 
     func validate() throws {
-        guard LoadRunner.Mode(rawValue: mode) != nil else { throw ValidationError("--mode: sign, verify or pass, not \(mode)") }
+        guard LoadRunner.Mode(rawValue: mode) != nil else {
+            throw ValidationError("--mode: sign, verify or pass, not \(mode)")
+        }
     }
 
     func run() throws {
@@ -75,8 +80,9 @@ struct Load: ParsableCommand {
             let k = try PrivateKey(pemOrSeed: String(contentsOfFile: key, encoding: .utf8))
             message = try BenchMessages.signed(message, key: k, domain: "example.com", selector: "sr2048a")
         }
-        let outcome = LoadRunner(socket: socket, mode: LoadRunner.Mode(rawValue: mode) ?? .sign, concurrency: concurrency,
-                                 messages: messages, messagesPerConnection: perConnection, message: message).run()
+        let outcome = LoadRunner(
+            socket: socket, mode: LoadRunner.Mode(rawValue: mode) ?? .sign, concurrency: concurrency,
+            messages: messages, messagesPerConnection: perConnection, message: message).run()
         if let dump, let sample = outcome.samples.first {
             try Data(sample + message).write(to: URL(fileURLWithPath: dump))
         }
@@ -91,7 +97,9 @@ struct Milter: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The same load against dkim-milter and OpenDKIM, A then B then A…; reports ratios.")
 
-    @Option(help: "Modes: sign, verify, pass (comma separated; pass = unsigned mail from outside, the protocol's floor).") var modes = "sign,verify"
+    @Option(
+        help: "Modes: sign, verify, pass (comma separated; pass = unsigned mail from outside, the protocol's floor).")
+    var modes = "sign,verify"
     @Option(help: "Keys: rsa, ed25519.") var keys = "rsa"
     @Option(help: "Message sizes: 2k, 100k, 10m.") var sizes = "2k"
     @Option(help: "Concurrent connections (comma separated).") var concurrency = "4"
@@ -107,7 +115,9 @@ struct Milter: ParsableCommand {
     func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func validate() throws {
-        guard ["opendkim", "observed"].contains(against) else { throw ValidationError("--against: opendkim or observed") }
+        guard ["opendkim", "observed"].contains(against) else {
+            throw ValidationError("--against: opendkim or observed")
+        }
         for m in list(modes) where LoadRunner.Mode(rawValue: m) == nil {
             throw ValidationError("--modes: sign, verify or pass, not \(m)")
         }
@@ -115,11 +125,14 @@ struct Milter: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: dkimMilter) else {
-            throw ValidationError("\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
+            throw ValidationError(
+                "\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
         }
         let records = try String(contentsOfFile: keysDir + "/keys.txt", encoding: .utf8)
         func record(_ name: String) -> String {
-            records.split(separator: "\n").first { $0.hasPrefix(name + "\t") }.map { String($0.split(separator: "\t")[1]) } ?? ""
+            records.split(separator: "\n")
+                .first { $0.hasPrefix(name + "\t") }
+                .map { String($0.split(separator: "\t")[1]) } ?? ""
         }
         var table: [String] = []
         let them = against == "observed" ? "JSON+metrics" : "OpenDKIM"
@@ -130,23 +143,27 @@ struct Milter: ParsableCommand {
             for keyName in list(keys) {
                 let (file, selector) = keyName == "ed25519" ? ("ed25519a.pem", "seda") : ("rsa2048a.pem", "sr2048a")
                 for sizeText in list(sizes) {
-                    let size = sizeText.lowercased().hasSuffix("m") ? (Int(sizeText.dropLast()) ?? 1) << 20
-                        : sizeText.lowercased().hasSuffix("k") ? (Int(sizeText.dropLast()) ?? 2) << 10 : Int(sizeText) ?? 2048
+                    let size = BenchFormat.bytes(sizeText) ?? 2048
                     // At least 30, so that CPU from /proc (10 ms ticks) is read to ±0.3 ms per message.
                     let count = max(30, min(messages, messages * 2048 / max(size, 2048)))
                     for c in list(concurrency).compactMap(Int.init) {
                         for per in list(perConnection).compactMap(Int.init) {
                             for socket in list(sockets) {
                                 let benchCase = MilterBenchmark.Case(
-                                    mode: LoadRunner.Mode(rawValue: mode) ?? .sign, keyType: keyName == "ed25519" ? .ed25519 : .rsa,
-                                    size: size, concurrency: c, messages: count, perConnection: per, tcp: socket == "inet")
+                                    mode: LoadRunner.Mode(rawValue: mode) ?? .sign,
+                                    keyType: keyName == "ed25519" ? .ed25519 : .rsa,
+                                    size: size, concurrency: c, messages: count, perConnection: per,
+                                    tcp: socket == "inet")
                                 FileHandle.standardError.write(Data("\(benchCase)\n".utf8))
                                 var bench = MilterBenchmark(keyFile: keysDir + "/keys/" + file, selector: selector,
                                                             record: record("\(selector)._domainkey.example.com"),
                                                             dkimMilterPath: dkimMilter, rounds: rounds)
-                                let other: MilterUnderTest.Kind = against == "observed" ? .dkimMilterObserved : .opendkim
+                                let other: MilterUnderTest.Kind =
+                                    against == "observed" ? .dkimMilterObserved : .opendkim
                                 bench.kinds = [.dkimMilter, other]
-                                let r = try bench.run(benchCase) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+                                let r = try bench.run(benchCase) {
+                                    FileHandle.standardError.write(Data(($0 + "\n").utf8))
+                                }
                                 table.append(row(benchCase, ours: r[.dkimMilter]!, theirs: r[other]!))
                             }
                         }
@@ -157,13 +174,19 @@ struct Milter: ParsableCommand {
         print(table.joined(separator: "\n"))
     }
 
-    func row(_ c: MilterBenchmark.Case, ours: MilterBenchmark.Measurement, theirs: MilterBenchmark.Measurement) -> String {
+    func row(_ c: MilterBenchmark.Case, ours: MilterBenchmark.Measurement, theirs: MilterBenchmark.Measurement)
+        -> String {
         func f(_ v: Double, _ d: Int = 0) -> String { String(format: "%.\(d)f", v) }
         let mo = BenchFormat.median(ours.rates), mt = BenchFormat.median(theirs.rates)
-        let checked = "\(ours.verified)/\(ours.verified + ours.verifyFailures) ours, \(theirs.verified)/\(theirs.verified + theirs.verifyFailures) other"
-            + (ours.failures + theirs.failures > 0 ? "; failures \(ours.failures)/\(theirs.failures): \(ours.firstError ?? theirs.firstError ?? "")" : "")
-        return "| \(c) | \(f(mo)) (\(f(ours.rates.min() ?? 0))–\(f(ours.rates.max() ?? 0))) | \(f(mt)) (\(f(theirs.rates.min() ?? 0))–\(f(theirs.rates.max() ?? 0))) | "
-            + "\(f(mt > 0 ? mo / mt : 0, 2))× | \(f(BenchFormat.median(ours.p50), 2)) / \(f(BenchFormat.median(ours.p99), 2)) | "
+        let checked = "\(ours.verified)/\(ours.verified + ours.verifyFailures) ours, "
+            + "\(theirs.verified)/\(theirs.verified + theirs.verifyFailures) other"
+            + (ours.failures + theirs.failures > 0
+                ? "; failures \(ours.failures)/\(theirs.failures): \(ours.firstError ?? theirs.firstError ?? "")"
+                : "")
+        return "| \(c) | \(f(mo)) (\(f(ours.rates.min() ?? 0))–\(f(ours.rates.max() ?? 0))) | "
+            + "\(f(mt)) (\(f(theirs.rates.min() ?? 0))–\(f(theirs.rates.max() ?? 0))) | "
+            + "\(f(mt > 0 ? mo / mt : 0, 2))× | "
+            + "\(f(BenchFormat.median(ours.p50), 2)) / \(f(BenchFormat.median(ours.p99), 2)) | "
             + "\(f(BenchFormat.median(theirs.p50), 2)) / \(f(BenchFormat.median(theirs.p99), 2)) | "
             + "\(f(BenchFormat.median(ours.cpuPerThousand), 3)) / \(f(BenchFormat.median(theirs.cpuPerThousand), 3)) | "
             + "\(f(Double(ours.peakRSS) / 1e6, 1)) / \(f(Double(theirs.peakRSS) / 1e6, 1)) | \(checked) |"
@@ -171,7 +194,8 @@ struct Milter: ParsableCommand {
 }
 
 struct Library: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Canonicalize+hash MB/s and signatures/s against openssl speed.")
+    static let configuration = CommandConfiguration(
+        abstract: "Canonicalize+hash MB/s and signatures/s against openssl speed.")
 
     @Option(help: "Directory with rsa2048a.pem and ed25519a.pem.") var keysDir = "Tests/Fixtures/corpus/keys"
 
@@ -186,10 +210,14 @@ struct Library: ParsableCommand {
         func pct(_ a: Double, _ b: Double?) -> String { b.map { String(format: "%.0f%%", a / $0 * 100) } ?? "n/a" }
         print("| measure | library | openssl speed | fraction |")
         print("|---|---|---|---|")
-        print("| simple body canonicalize + SHA-256 | \(String(format: "%.0f", simple)) MB/s | \(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(simple, speed.sha256)) |")
-        print("| relaxed body canonicalize + SHA-256 | \(String(format: "%.0f", relaxed)) MB/s | \(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(relaxed, speed.sha256)) |")
-        print("| RSA-2048 signatures | \(String(format: "%.0f", rsaRate))/s | \(speed.rsa2048.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(rsaRate, speed.rsa2048)) |")
-        print("| Ed25519 signatures | \(String(format: "%.0f", edRate))/s | \(speed.ed25519.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(edRate, speed.ed25519)) |")
+        print("| simple body canonicalize + SHA-256 | \(String(format: "%.0f", simple)) MB/s | "
+            + "\(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(simple, speed.sha256)) |")
+        print("| relaxed body canonicalize + SHA-256 | \(String(format: "%.0f", relaxed)) MB/s | "
+            + "\(speed.sha256.map { String(format: "%.0f", $0) } ?? "n/a") MB/s | \(pct(relaxed, speed.sha256)) |")
+        print("| RSA-2048 signatures | \(String(format: "%.0f", rsaRate))/s | "
+            + "\(speed.rsa2048.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(rsaRate, speed.rsa2048)) |")
+        print("| Ed25519 signatures | \(String(format: "%.0f", edRate))/s | "
+            + "\(speed.ed25519.map { String(format: "%.0f", $0) } ?? "n/a")/s | \(pct(edRate, speed.ed25519)) |")
     }
 }
 
@@ -213,8 +241,10 @@ struct Outcome: ParsableCommand {
         incoming.addedAuthenticationResults = true
         let metrics = MilterMetrics(factory: MetricsEndpoint.makeFactory(), version: MilterVersion.current)
         let devNull = FileHandle(forWritingAtPath: "/dev/null")!
-        let json = MilterLog(destination: .standardError, format: .json, write: { devNull.write(Data(($0 + "\n").utf8)) })
-        let text = MilterLog(destination: .standardError, format: .text, write: { devNull.write(Data(($0 + "\n").utf8)) })
+        let json = MilterLog(
+            destination: .standardError, format: .json, write: { devNull.write(Data(($0 + "\n").utf8)) })
+        let text = MilterLog(
+            destination: .standardError, format: .text, write: { devNull.write(Data(($0 + "\n").utf8)) })
         func time(_ label: String, _ body: () -> Void) {
             let t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<count { body() }

@@ -34,6 +34,12 @@ struct PostfixCommand: ParsableCommand {
         for p in list(paths) where PostfixPath(option: p) == nil {
             throw ValidationError("--paths: none, null, sign, verify, pass, untouched or opendkim, not \(p)")
         }
+        for s in list(sizes) where BenchFormat.bytes(s) == nil {
+            throw ValidationError("--sizes: 2k, 100k, 1m or a number of bytes, not \(s)")
+        }
+        for s in list(sockets) where s != "unix" && s != "inet" {
+            throw ValidationError("--sockets: unix or inet, not \(s)")
+        }
         guard getuid() == 0 else { throw ValidationError("Postfix's master must run as root: run dkim-bench as root") }
     }
 
@@ -62,7 +68,7 @@ struct PostfixCommand: ParsableCommand {
         bench.retries = retries
         var table = PostfixBenchmarkTable.header
         for sizeText in list(sizes) {
-            let size = (Int(sizeText.lowercased().dropLast()) ?? 2) << (sizeText.lowercased().hasSuffix("m") ? 20 : 10)
+            let size = BenchFormat.bytes(sizeText) ?? 2048
             for socket in list(sockets) {
                 let c = PostfixBenchmark.Case(size: size, tcp: socket == "inet", messages: messages, sessions: sessions)
                 FileHandle.standardError.write(Data("\(c)\n".utf8))

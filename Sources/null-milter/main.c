@@ -1,7 +1,9 @@
 /*
- * null-milter: a libmilter program that negotiates the protocol steps dkim-milter negotiates
- * (leading spaces kept; no HELO, RCPT, DATA or unknown commands; no replies to connect, MAIL,
- * headers and body) and does nothing: every message is accepted unchanged at end of message.
+ * null-milter: a libmilter program that negotiates the protocol steps dkim-milter negotiates in
+ * sign-only mode (leading spaces kept; no HELO, RCPT or unknown commands, and no DATA on a unix
+ * socket; no replies to connect, MAIL, headers and body; end of headers answered, which
+ * dkim-milter leaves without reply when it verifies) and does nothing: every message is accepted
+ * unchanged at end of message.
  * dkim-bench postfix runs it to show what libmilter and Postfix cost by themselves, the floor
  * under any milter's figures.
  *
