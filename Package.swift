@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "DKIMMilter", dependencies: [
             "DKIMMilterCore", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMPostgres", "CMilter",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
             .product(name: "FlyingSocks", package: "FlyingFox"),
         ]),
         .executableTarget(name: "dkim-milter", dependencies: [
@@ -82,13 +83,16 @@ let package = Package(
         .testTarget(name: "DKIMDNSTests", dependencies: ["DKIMDNS", "DKIM", "DKIMTestSupport"]),
         // DNS UPDATE with TSIG (the publishing of dkimkey rotate) against a real BIND 9; HMAC from OpenSSL.
         .testTarget(name: "DKIMDNSUpdateTests", dependencies: ["DKIMDNS", "DKIM", "DKIMOpenSSL", "DKIMTestSupport"]),
-        .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport", "dkim-fuzz"]),
+        .testTarget(name: "DKIMFixtureTests", dependencies: ["DKIM", "DKIMOpenSSL", "DKIMKeyTool", "DKIMTestSupport",
+                                                            "dkim-fuzz"]),
         .testTarget(name: "DKIMPolicyTests", dependencies: ["DKIMPolicy", "DKIM", "DKIMTestSupport"]),
-        .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyCheck", "DKIMKeyTool", "DKIMOpenSSL",
-                                                           "DKIMTestSupport", "DKIMPolicy", "DKIMDNS"],
+        .testTarget(name: "DKIMKeyCLITests", dependencies: ["dkimkey", "DKIM", "DKIMKeyCheck", "DKIMKeyTool",
+                                                           "DKIMOpenSSL", "DKIMTestSupport", "DKIMPolicy", "DKIMDNS"],
                     exclude: ["Scripts"]),
         .testTarget(name: "DKIMMilterTests", dependencies: ["DKIMMilter", "DKIMMilterCore", "DKIM", "DKIMKeyCheck",
-                                                            .product(name: "MetricsTestKit", package: "swift-metrics"), "DKIMOpenSSL", "MilterClient", "DKIMTestSupport", "dkim-milter"],
+                                                            .product(name: "MetricsTestKit", package: "swift-metrics"),
+                                                            "DKIMOpenSSL", "MilterClient", "DKIMTestSupport",
+                                                            "dkim-milter"],
                     exclude: ["Scripts"]),
         // dkim-bench postfix on a small load (the benchmark's harness and its checks).
         .testTarget(name: "MilterBenchTests", dependencies: ["MilterBench", "DKIM", "DKIMOpenSSL", "DKIMTestSupport",

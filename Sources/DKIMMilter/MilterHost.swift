@@ -84,7 +84,8 @@ public final class MilterHost: Sendable {
             // keep signing with what runs, and say so.
             let gone = currentPolicy.keys.allKeys.filter { !FileManager.default.fileExists(atPath: $0.path) }
             if let first = gone.first {
-                throw ConfigurationError("the key file \(first.path) (\(first.domain) s=\(first.selector)) is gone; restore it, or restart dkim-milter to stop signing with it")
+                throw ConfigurationError("the key file \(first.path) (\(first.domain) s=\(first.selector)) is gone; "
+                    + "restore it, or restart dkim-milter to stop signing with it")
             }
             let new = try reload()
             // What the guard knew of the running keys carries over; it checks them again now.
@@ -125,7 +126,8 @@ public final class MilterHost: Sendable {
 
     /// Opens the socket, drops privileges, serves until SIGTERM/SIGINT, then waits for the
     /// connections in flight (up to `drainSeconds`). Returns the process exit status.
-    public func run(socket: String, umask mask: Int?, userID: String?, pidFile: String?, drainSeconds: Int = 30) -> Int32 {
+    public func run(socket: String, umask mask: Int?, userID: String?, pidFile: String?,
+                    drainSeconds: Int = 30) -> Int32 {
         MilterHost.current.withLock { $0 = self }
         let log = self.log
         DatabaseKeys.log.withLock { $0 = { log.warning($0) } }

@@ -126,7 +126,8 @@ public final class MilterSession {
             }
         }
         section.bytes += name.utf8.count + value.count + 3
-        if section.overflow || section.bytes > Self.maximumHeaderBytes || section.fields.count >= Self.maximumHeaderFields {
+        if section.overflow || section.bytes > Self.maximumHeaderBytes
+            || section.fields.count >= Self.maximumHeaderFields {
             section.overflow = true
             section.fields = []
             return .continue
@@ -189,7 +190,8 @@ public final class MilterSession {
             // in ExternalIgnoreList (hosts known to send as us without being signed for).
             if let address, policy.keySource.knownSigningKeys(forAuthor: address)?.isEmpty == false,
                !config.externalIgnoreList.contains(address: clientAddress, hostname: clientHost) {
-                context.notes.append("From is \(address), which has a key: if this host is yours, add it to InternalHosts")
+                context.notes.append("From is \(address), which has a key: "
+                    + "if this host is yours, add it to InternalHosts")
             }
         } else {
             context.reason = .verifyOnly
@@ -315,7 +317,9 @@ public final class MilterSession {
         var job = SigningJob()
         // Re-injection after a content filter: our own valid signature is not made twice.
         let existing = headers.filter { $0.hasName("dkim-signature") }.compactMap { try? DKIMSignature(parsing: $0) }
-        for k in keys where existing.contains(where: { $0.domain.lowercased() == k.domain && $0.selector == k.selector }) {
+        for k in keys where existing.contains(where: {
+            $0.domain.lowercased() == k.domain && $0.selector == k.selector
+        }) {
             job.ownRecords[Self.keyName(k)] =
                 .records([KeyRecord(keyType: k.key.keyType, publicKeyData: k.key.publicKeyData).txtValue])
         }
@@ -410,7 +414,8 @@ public final class MilterSession {
     }
 
     private func finishVerifying(_ context: MessageContext, _ session: VerificationSession,
-                                 keys: [String: TXTLookupResult]) -> (actions: EndOfMessageActions, outcome: MessageOutcome) {
+                                 keys: [String: TXTLookupResult])
+        -> (actions: EndOfMessageActions, outcome: MessageOutcome) {
         var session = session
         let results = session.finish { keys[$0] ?? .temporaryFailure(reason: "the lookup did not finish in time") }
         var outcome = makeOutcome(context, decision: .verified)
@@ -458,7 +463,9 @@ public final class MilterSession {
         if results.contains(where: { if case .tempError = $0.result { true } else { false } }) {
             return (.onDNSError, c.onDNSError)
         }
-        if results.contains(where: { $0.result.error?.code == .keyNotFound }) { return (.onKeyNotFound, c.onKeyNotFound) }
+        if results.contains(where: { $0.result.error?.code == .keyNotFound }) {
+            return (.onKeyNotFound, c.onKeyNotFound)
+        }
         if results.contains(where: { if case .fail = $0.result { true } else { false } }) {
             return (.onBadSignature, c.onBadSignature)
         }
@@ -468,7 +475,8 @@ public final class MilterSession {
     private func makeOutcome(_ context: MessageContext, decision: MessageOutcome.Decision) -> MessageOutcome {
         MessageOutcome(queueID: context.macros["i"] ?? "NOQUEUE", client: clientDescription, decision: decision,
                        reason: context.reason, origin: context.origin, fromAddress: context.fromAddress,
-                       fromFieldCount: context.fromFieldCount, forgedResultsRemoved: context.forgedResults.count, notes: context.notes)
+                       fromFieldCount: context.fromFieldCount, forgedResultsRemoved: context.forgedResults.count,
+                       notes: context.notes)
     }
 
     // MARK: Helpers

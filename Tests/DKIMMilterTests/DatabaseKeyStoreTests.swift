@@ -246,8 +246,8 @@ import Testing
             INSERT INTO key_table VALUES ('nofile', 'a.example', 'sel', '\(dir)/missing.pem'),
                 ('garbage', 'b.example', 'sel', '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----'),
                 ('noselector', 'c.example', '', '\(key)'), ('elsewhere', 'other.example', 'sel', '\(key)');
-            INSERT INTO signing_table VALUES ('a.example', 'nofile'), ('b.example', 'garbage'), ('c.example', 'noselector'),
-                ('d.example', 'ghost'), ('e.example', 'elsewhere');
+            INSERT INTO signing_table VALUES ('a.example', 'nofile'), ('b.example', 'garbage'),
+                ('c.example', 'noselector'), ('d.example', 'ghost'), ('e.example', 'elsewhere');
             """, database: "mail")
         try "Mode s\nRequireSafeKeys no\n\(Self.tables(pg))\n".write(toFile: dir + "/c.conf", atomically: true,
                                                                     encoding: .utf8)
