@@ -128,12 +128,7 @@ struct Milter: ParsableCommand {
             throw ValidationError(
                 "\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
         }
-        let records = try String(contentsOfFile: keysDir + "/keys.txt", encoding: .utf8)
-        func record(_ name: String) -> String {
-            records.split(separator: "\n")
-                .first { $0.hasPrefix(name + "\t") }
-                .map { String($0.split(separator: "\t")[1]) } ?? ""
-        }
+        func record(_ name: String) throws -> String { try BenchKeys.record(name, inFile: keysDir + "/keys.txt") }
         var table: [String] = []
         let them = against == "observed" ? "JSON+metrics" : "OpenDKIM"
         table.append("| case | dkim-milter msg/s (median, range) | \(them) msg/s | ratio | p50 / p99 ms (ours) | "
@@ -156,7 +151,7 @@ struct Milter: ParsableCommand {
                                     tcp: socket == "inet")
                                 FileHandle.standardError.write(Data("\(benchCase)\n".utf8))
                                 var bench = MilterBenchmark(keyFile: keysDir + "/keys/" + file, selector: selector,
-                                                            record: record("\(selector)._domainkey.example.com"),
+                                                            record: try record("\(selector)._domainkey.example.com"),
                                                             dkimMilterPath: dkimMilter, rounds: rounds)
                                 let other: MilterUnderTest.Kind =
                                     against == "observed" ? .dkimMilterObserved : .opendkim

@@ -25,9 +25,7 @@ struct KeyStore: ParsableCommand {
             throw ValidationError(
                 "\(dkimMilter) does not exist: build it with swift build -c release --product dkim-milter")
         }
-        let records = try String(contentsOfFile: keysDir + "/keys.txt", encoding: .utf8)
-        let record = records.split(separator: "\n").first { $0.hasPrefix("sr2048a._domainkey.example.com\t") }
-            .map { String($0.split(separator: "\t")[1]) } ?? ""
+        let record = try BenchKeys.record("sr2048a._domainkey.example.com", inFile: keysDir + "/keys.txt")
         let bench = try KeyStoreBenchmark(dkimMilterPath: dkimMilter, keyFile: keysDir + "/keys/rsa2048a.pem",
                                           record: record)
         defer { bench.stop() }

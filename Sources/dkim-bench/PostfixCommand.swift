@@ -49,9 +49,7 @@ struct PostfixCommand: ParsableCommand {
         for binary in [dkimMilter, null] where !FileManager.default.isExecutableFile(atPath: binary) {
             throw ValidationError("\(binary) does not exist: build it with swift build -c release")
         }
-        let records = try String(contentsOfFile: keysDir + "/keys.txt", encoding: .utf8)
-        let record = records.split(separator: "\n").first { $0.hasPrefix("sr2048a._domainkey.example.com\t") }
-            .map { String($0.split(separator: "\t")[1]) } ?? ""
+        let record = try BenchKeys.record("sr2048a._domainkey.example.com", inFile: keysDir + "/keys.txt")
         var bench = PostfixBenchmark(keyFile: keysDir + "/keys/rsa2048a.pem", selector: "sr2048a", record: record,
                                      dkimMilterPath: dkimMilter, rounds: rounds,
                                      paths: list(paths).compactMap { PostfixPath(option: $0) })

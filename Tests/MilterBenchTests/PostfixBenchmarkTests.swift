@@ -9,11 +9,8 @@ import Testing
 /// message, and the check of each delivered message is not vacuous.
 @Suite(.serialized) struct PostfixBenchmarkTests {
     static let keys = Fixtures.corpus + "/keys"
-    static let record: String = {
-        let text = (try? String(contentsOfFile: Fixtures.corpus + "/keys.txt", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").first { $0.hasPrefix("sr2048a._domainkey.example.com\t") }
-            .map { String($0.split(separator: "\t")[1]) } ?? ""
-    }()
+    static let record = (try? BenchKeys.record("sr2048a._domainkey.example.com",
+                                               inFile: Fixtures.corpus + "/keys.txt")) ?? ""
     static var records: String { "sr2048a._domainkey.example.com \(record)\n" }
 
     /// Every path, unix and inet: 12 messages each, all arrive and pass their path's check
