@@ -1,5 +1,6 @@
 import DKIM
 import DKIMOpenSSL
+import DKIMTestSupport
 import Foundation
 import Glibc
 import MilterClient
@@ -68,18 +69,8 @@ public final class MilterUnderTest {
             """
         var config = common
         if kind == .dkimMilterObserved {
-            let probe = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0
-                }
-            }
-            close(probe)
-            config += "LogFormat json\nMetricsListen 127.0.0.1:\(UInt16(bigEndian: address.sin_port))\n"
+            guard let port = LoopbackSocket.freePort() else { throw BenchError("no free loopback port") }
+            config += "LogFormat json\nMetricsListen 127.0.0.1:\(port)\n"
         }
         try config.write(toFile: directory + "/milter.conf", atomically: true, encoding: .utf8)
         switch kind {
