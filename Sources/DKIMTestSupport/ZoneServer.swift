@@ -19,7 +19,11 @@ public final class ZoneServer: @unchecked Sendable {
     public var address: String { "127.0.0.1:\(port)" }
 
     public static func start(_ zone: DNSZone, authoritative: [String], directory: String) throws -> ZoneServer {
-        let records = try zone.dnsmasqArguments(authoritative: authoritative)
+        try start(dnsmasqArguments: zone.dnsmasqArguments(authoritative: authoritative), directory: directory)
+    }
+
+    /// dnsmasq with these record options (`--txt-record=…`, `--local=/DOMAIN/`, …) as they are given.
+    public static func start(dnsmasqArguments records: [String], directory: String) throws -> ZoneServer {
         var lastError = ""
         for attempt in 1...5 {
             // dnsmasq binds UDP and TCP on the port: both must be free.

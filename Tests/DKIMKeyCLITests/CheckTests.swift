@@ -538,7 +538,10 @@ struct PublishedRecords: Sendable {
         for (_, strings) in records {
             try #require(strings.allSatisfy { !$0.contains(",") && $0.utf8.count <= 255 })
         }
-        let server = try DNSMasq.start(records: records, authoritativeFor: "example.com", directory: directory)
+        // dnsmasq keeps quote characters literally; strings are comma separated, as given here.
+        let arguments = ["--local=/example.com/"]
+            + records.map { "--txt-record=\($0.0)," + $0.1.joined(separator: ",") }
+        let server = try ZoneServer.start(dnsmasqArguments: arguments, directory: directory)
         defer { server.stop() }
         try await body(PublishedRecords(directory: directory, keysDir: keysDir, port: server.port,
                                         goodKey: keysDir + "/example.com/good.pem", goodRecord: good,
@@ -562,72 +565,3 @@ extension Trait where Self == PublishedRecordsTrait {
     static var publishedRecords: Self { Self() }
 }
 
-/// A dnsmasq on 127.0.0.1 at a free port, answering only the TXT records given (and NXDOMAIN for
-/// other names in its domain). Stopped by its pid with SIGKILL: a parent may have left SIGTERM blocked.
-///
-/// Started with posix_spawn, not Foundation's `Process`: dnsmasq closes every inherited descriptor
-/// at start-up, including the socket `Process` watches for the child's exit, and `Process` then
-/// blocks its one monitoring thread in `waitpid` until dnsmasq ends, so no other child's exit
-/// (every `dkimkey` the tests run) is noticed meanwhile.
-final class DNSMasq {
-    let port: UInt16
-    private let process: SpawnedProcess
-
-    private init(process: SpawnedProcess, port: UInt16) {
-        self.process = process
-        self.port = port
-    }
-
-    static func start(records: [(String, [String])], authoritativeFor domain: String,
-                      directory: String) throws -> DNSMasq {
-        var lastError = ""
-        // A port free a moment ago may be taken by the time dnsmasq binds it: try a few.
-        for attempt in 1...5 {
-            let port = try freePort()
-            var arguments = ["--keep-in-foreground", "--no-resolv", "--no-hosts",
-                             "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
-                             "--pid-file=\(directory)/dnsmasq-\(attempt).pid", "--local=/\(domain)/",
-                             "--conf-file=/dev/null"]
-            // dnsmasq keeps quote characters literally; strings are comma separated.
-            arguments += records.map { "--txt-record=\($0.0)," + $0.1.joined(separator: ",") }
-            let log = directory + "/dnsmasq-\(attempt).log"
-            let server = DNSMasq(process: try SpawnedProcess("/usr/sbin/dnsmasq", arguments, output: log), port: port)
-            // Ready when its TCP socket accepts (it binds after reading every record).
-            let deadline = Date().addingTimeInterval(10)
-            while server.process.isRunning && Date() < deadline {
-                if canConnect(port) { return server }
-                usleep(20_000)
-            }
-            server.stop()
-            lastError = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        }
-        throw DNSMasqError(message: "dnsmasq did not start: \(lastError)")
-    }
-
-    func stop() { process.stop(timeout: 2) }
-
-    struct DNSMasqError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
-    }
-
-    /// A port on 127.0.0.1 that nothing was bound to a moment ago, for UDP and TCP (dnsmasq binds both).
-    static func freePort() throws -> UInt16 {
-        guard let port = LoopbackSocket.freePort([.udp, .tcp]) else {
-            throw DNSMasqError(message: "socket/bind: \(errno)")
-        }
-        return UInt16(port)
-    }
-
-    static func canConnect(_ port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = LoopbackSocket.address(port: Int(port))
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
-}
