@@ -10,30 +10,27 @@ import Prometheus
 /// wait, so slow, idle or malformed HTTP clients never hold a thread libmilter needs, and a
 /// request that has not arrived within `timeout` seconds is dropped.
 public final class MetricsEndpoint: Sendable {
-    public let registry: PrometheusCollectorRegistry
-    public let factory: PrometheusMetricsFactory
+    public let factory: MilterMetricsFactory
     private let server: HTTPServer
     public let address: String
 
     /// The registry and factory for the milter's metrics, with histogram buckets fit for mail:
     /// DNS answers and message phases from 100 µs to 30 s.
-    public static func makeFactory() -> PrometheusMetricsFactory {
-        var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
-        factory.defaultDurationHistogramBuckets = [
+    public static func makeFactory() -> MilterMetricsFactory {
+        MilterMetricsFactory(prometheus: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()),
+                             durationBuckets: [
             .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
             .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
             .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
-        ]
-        return factory
+        ])
     }
 
     /// Binds the address (`HOST:PORT`, `[IPv6]:PORT`, or a port alone for 127.0.0.1) and starts
     /// serving. Throws, naming the address, when it cannot listen there.
-    public init(listen: String, factory: PrometheusMetricsFactory,
+    public init(listen: String, factory: MilterMetricsFactory,
                 timeout: TimeInterval = 10) throws(ConfigurationError) {
         let (host, port) = try Self.parse(listen)
         self.factory = factory
-        self.registry = factory.registry
         self.address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         do {
             if host.contains(":") {
@@ -46,7 +43,7 @@ public final class MetricsEndpoint: Sendable {
         } catch {
             throw ConfigurationError("MetricsListen \(listen): \(host) is not an IP address")
         }
-        let registry = self.registry
+        let factory = self.factory
         let started = DispatchSemaphore(value: 0)
         let failure = Locked<String?>(nil)
         let server = self.server
@@ -54,7 +51,7 @@ public final class MetricsEndpoint: Sendable {
         Task.detached {
             await server.appendRoute("GET /metrics") { _ in
                 HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                             body: Data(registry.emitToBuffer()))
+                             body: Data(factory.emit()))
             }
             do {
                 try await server.run()

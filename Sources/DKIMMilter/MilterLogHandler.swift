@@ -26,8 +26,8 @@ public struct MilterLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public let destination: Destination
     public let format: Format
-    /// Where standard-error lines go (a test's pipe, say).
-    private let write: @Sendable (String) -> Void
+    /// Where standard-error lines go (a test's pipe, say); nil: straight to file descriptor 2.
+    private let write: (@Sendable (String) -> Void)?
 
     public init(destination: Destination, format: Format, level: Logger.Level,
                 write: (@Sendable (String) -> Void)? = nil) {
@@ -35,7 +35,7 @@ public struct MilterLogHandler: LogHandler {
         self.format = format
         self.logLevel = level
         if destination == .syslog { openlog("dkim-milter", LOG_PID, LOG_MAIL) }
-        self.write = write ?? { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        self.write = write
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -45,20 +45,38 @@ public struct MilterLogHandler: LogHandler {
 
     public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
                     file: String, function: String, line: UInt) {
-        var all = metadata
-        if let extra { all.merge(extra) { $1 } }
+        switch (format, destination) {
+        case (.json, .standardError) where write == nil:
+            Self.writeToStandardError(Self.json(level: level, message: message.description, metadata: metadata,
+                                                extra: extra).line())
+            return
+        default:
+            break
+        }
         let text: String
         switch format {
         case .text:
             text = destination == .syslog ? message.description : "dkim-milter: \(message)"
         case .json:
-            text = Self.json(level: level, message: message.description, metadata: all)
+            text = Self.json(level: level, message: message.description, metadata: metadata, extra: extra).text
         }
         switch destination {
         case .standardError:
-            write(text)
+            if let write { write(text) } else { Self.writeToStandardError(Array((text + "\n").utf8)) }
         case .syslog:
             cmilter_syslog(Self.priority(level), text)
+        }
+    }
+
+    /// One line to file descriptor 2 in one write(2) (retried when interrupted or short), so
+    /// lines from several connections never interleave.
+    static func writeToStandardError(_ line: [UInt8]) {
+        line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(2, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+            }
         }
     }
 
@@ -91,16 +109,26 @@ public struct MilterLogHandler: LogHandler {
         return String(decoding: b, as: UTF8.self)
     }
 
-    /// `{"time":…,"level":…,"message":…, …}`: the outcome's fields spliced in, other metadata as strings.
-    static func json(level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+    /// `{"time":…,"level":…,"message":…, …}`: the outcome's fields spliced in, other metadata as
+    /// strings sorted by key (the handler's own, then the call's, which win).
+    static func json(level: Logger.Level, message: String, metadata: Logger.Metadata,
+                     extra: Logger.Metadata?) -> JSONLine {
         var line = JSONLine(capacity: 1024)
         line.add("time", timestamp())
         line.add("level", level.rawValue)
         line.add("message", message)
-        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "outcome" { line.add(k, "\(v)") }
-        if case .stringConvertible(let value) = metadata["outcome"], let record = value as? OutcomeRecord {
-            line.add(fieldsOf: record.fields)
+        var outcome: OutcomeRecord?
+        if metadata.isEmpty, let extra, extra.count == 1, case .stringConvertible(let v) = extra["outcome"],
+           let record = v as? OutcomeRecord {
+            // The per-message case: nothing else to merge or sort.
+            outcome = record
+        } else {
+            var all = metadata
+            if let extra { all.merge(extra) { $1 } }
+            for (k, v) in all.sorted(by: { $0.key < $1.key }) where k != "outcome" { line.add(k, "\(v)") }
+            if case .stringConvertible(let value) = all["outcome"] { outcome = value as? OutcomeRecord }
         }
-        return line.text
+        if let outcome { line.add(fieldsOf: outcome.fields) }
+        return line
     }
 }

@@ -18,6 +18,13 @@ public struct JSONLine: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The object closed and ended by a newline, as the bytes of one log line (no copy into a String).
+    public consuming func line() -> [UInt8] {
+        bytes.append(0x7D)
+        bytes.append(0x0A)
+        return bytes
+    }
+
     private mutating func key(_ name: String) {
         if !first { bytes.append(0x2C) }
         first = false
@@ -104,15 +111,21 @@ public struct JSONLine: Sendable {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func append(string: String, to out: inout [UInt8]) {
-        // Most values need no escape: copy them whole.
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
-            out.append(0x22)
-            out.append(contentsOf: string.utf8)
-            out.append(0x22)
-            return
-        }
+        var string = string
+        string.withUTF8 { append(utf8: $0, to: &out) }
+    }
+
+    /// Most values need no escape: one scan over the contiguous bytes, then one copy.
+    static func append(utf8 value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
-        for b in string.utf8 {
+        var clean = 0
+        while clean < value.count {
+            let b = value[clean]
+            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { break }
+            clean += 1
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: value[0..<clean]))
+        for b in value[clean...] {
             switch b {
             case 0x22: out += [0x5C, 0x22]
             case 0x5C: out += [0x5C, 0x5C]

@@ -5,8 +5,9 @@ import DKIMKeyCheck
 /// The milter's numbers, recorded through swift-metrics (the adapter exports them to Prometheus).
 ///
 /// Every handle is made once, at start, for every label combination there can be, and kept in
-/// dictionaries that are never written again: recording a message takes no lock shared by all
-/// connections (the Prometheus backend's counters are atomics). Labels have low cardinality only;
+/// dictionaries keyed by the outcome's enums, never written again: recording a message builds no
+/// string and takes no lock shared by all connections (the backend's counters are atomics and its
+/// timers `AtomicDurationHistogram`s). Labels have low cardinality only;
 /// domains and selectors go to the logs, never into a label.
 public final class MilterMetrics: Sendable {
     /// The RSA key sizes a verified signature is counted under (`key_bits` label).
@@ -26,15 +27,19 @@ public final class MilterMetrics: Sendable {
     static let results = ["pass", "fail", "neutral", "policy", "permerror", "temperror"]
     static let algorithms = ["rsa-sha256", "ed25519-sha256", "other"]
     static let keyBuckets = ["lt1024", "1024", "2048", "3072", "4096", "gt4096", "ed25519", "unknown"]
-    static let phases = ["headers", "body", "dns_wait", "crypto"]
     public static let dnsOutcomes = ["answer", "no_data", "name_not_found", "temporary_failure"]
 
-    private let messages: [String: Counter]
-    private let made: [String: Counter]
-    private let verified: [String: Counter]
+    /// A verified signature's labels (interned words: no string is built per message).
+    struct VerifiedKey: Hashable {
+        let result: String, algorithm: String, keyBits: String
+    }
+
+    private let messages: [MessageOutcome.Decision: [MessageOutcome.Reason: Counter]]
+    private let made: [SignatureAlgorithm: Counter]
+    private let verified: [VerifiedKey: Counter]
     private let forged: Counter
-    private let actions: [String: Counter]
-    private let phaseTimers: [String: Timer]
+    private let actions: [MessageOutcome.PolicyOption: [ResultAction: Counter]]
+    private let headersTimer: Timer, bodyTimer: Timer, dnsWaitTimer: Timer, cryptoTimer: Timer
     private let dnsQueries: [String: Counter]
     private let dnsDuration: Timer
     private let cacheLookups: [Bool: Counter]
@@ -46,26 +51,26 @@ public final class MilterMetrics: Sendable {
     ///   - factory: where the numbers go (the Prometheus factory; a test factory in tests).
     ///   - version: the milter's version, for `dkim_milter_build_info`.
     public init(factory: any MetricsFactory, version: String) {
-        var messages: [String: Counter] = [:]
+        var messages: [MessageOutcome.Decision: [MessageOutcome.Reason: Counter]] = [:]
         for d in MessageOutcome.Decision.allCases {
             for r in MessageOutcome.Reason.allCases {
-                messages["\(d.rawValue)|\(r.rawValue)"] = Counter(
+                messages[d, default: [:]][r] = Counter(
                     label: "dkim_milter_messages_total", dimensions: [("decision", d.rawValue), ("reason", r.rawValue)],
                     factory: factory)
             }
         }
         self.messages = messages
-        var made: [String: Counter] = [:]
+        var made: [SignatureAlgorithm: Counter] = [:]
         for a in SignatureAlgorithm.allCases {
-            made[a.rawValue] = Counter(label: "dkim_milter_signatures_made_total",
+            made[a] = Counter(label: "dkim_milter_signatures_made_total",
                                        dimensions: [("algorithm", a.rawValue)], factory: factory)
         }
         self.made = made
-        var verified: [String: Counter] = [:]
+        var verified: [VerifiedKey: Counter] = [:]
         for r in Self.results {
             for a in Self.algorithms {
                 for b in Self.keyBuckets {
-                    verified["\(r)|\(a)|\(b)"] = Counter(
+                    verified[VerifiedKey(result: r, algorithm: a, keyBits: b)] = Counter(
                         label: "dkim_milter_signatures_verified_total",
                         dimensions: [("result", r), ("algorithm", a), ("key_bits", b)], factory: factory)
                 }
@@ -73,21 +78,20 @@ public final class MilterMetrics: Sendable {
         }
         self.verified = verified
         forged = Counter(label: "dkim_milter_forged_authentication_results_removed_total", factory: factory)
-        var actions: [String: Counter] = [:]
+        var actions: [MessageOutcome.PolicyOption: [ResultAction: Counter]] = [:]
         for o in MessageOutcome.PolicyOption.allCases {
             for a in ResultAction.allCases {
-                actions["\(o.rawValue)|\(a.rawValue)"] = Counter(
+                actions[o, default: [:]][a] = Counter(
                     label: "dkim_milter_policy_actions_total",
                     dimensions: [("option", o.rawValue), ("action", a.rawValue)], factory: factory)
             }
         }
         self.actions = actions
-        var phaseTimers: [String: Timer] = [:]
-        for p in Self.phases {
-            phaseTimers[p] = Timer(label: "dkim_milter_message_phase_seconds", dimensions: [("phase", p)],
-                                   factory: factory)
+        func phase(_ p: String) -> Timer {
+            Timer(label: "dkim_milter_message_phase_seconds", dimensions: [("phase", p)], factory: factory)
         }
-        self.phaseTimers = phaseTimers
+        (headersTimer, bodyTimer, dnsWaitTimer, cryptoTimer) = (phase("headers"), phase("body"), phase("dns_wait"),
+                                                                 phase("crypto"))
         var dnsQueries: [String: Counter] = [:]
         for o in Self.dnsOutcomes {
             dnsQueries[o] = Counter(label: "dkim_milter_dns_queries_total", dimensions: [("outcome", o)],
@@ -124,22 +128,26 @@ public final class MilterMetrics: Sendable {
     /// A message ended with this outcome (end of message or abort).
     public func record(_ outcome: MessageOutcome) {
         inFlight.decrement()
-        messages["\(outcome.decision.rawValue)|\(outcome.reason.rawValue)"]?.increment()
-        for s in outcome.signaturesMade { made[s.algorithm.rawValue]?.increment() }
+        messages[outcome.decision]?[outcome.reason]?.increment()
+        for s in outcome.signaturesMade { made[s.algorithm]?.increment() }
         for v in outcome.verifications {
-            let a = v.algorithm.map { Self.algorithms.contains($0.lowercased()) ? $0.lowercased() : "other" } ?? "other"
-            verified["\(v.result.word)|\(a)|\(Self.keySizeBucket(v.keyBits, algorithm: v.algorithm))"]?.increment()
+            verified[VerifiedKey(result: v.result.word, algorithm: Self.algorithmLabel(v.algorithm),
+                                 keyBits: Self.keySizeBucket(v.keyBits, algorithm: v.algorithm))]?.increment()
         }
         if outcome.forgedResultsRemoved > 0 { forged.increment(by: outcome.forgedResultsRemoved) }
-        if let (option, action) = outcome.policyAction {
-            actions["\(option.rawValue)|\(action.rawValue)"]?.increment()
-        }
+        if let (option, action) = outcome.policyAction { actions[option]?[action]?.increment() }
         guard outcome.decision != .aborted else { return }
         let t = outcome.timings
-        phaseTimers["headers"]?.recordSeconds(t.headers)
-        phaseTimers["body"]?.recordSeconds(t.body)
-        if !outcome.verifications.isEmpty { phaseTimers["dns_wait"]?.recordSeconds(t.dnsWait) }
-        phaseTimers["crypto"]?.recordSeconds(t.crypto)
+        headersTimer.recordSeconds(t.headers)
+        bodyTimer.recordSeconds(t.body)
+        if !outcome.verifications.isEmpty { dnsWaitTimer.recordSeconds(t.dnsWait) }
+        cryptoTimer.recordSeconds(t.crypto)
+    }
+
+    /// The `algorithm` label of a verified signature's a= (one of `algorithms`).
+    static func algorithmLabel(_ a: String?) -> String {
+        guard let lower = a?.lowercased(), algorithms.contains(lower) else { return "other" }
+        return lower
     }
 
     /// A DNS query answered (or failed) after `seconds`; `outcome` is one of `dnsOutcomes`.

@@ -226,6 +226,12 @@ enum ObservedLoad {
         #expect(try Self.query(promPort, #"sum(dkim_milter_signatures_verified_total{result="pass"})"#) == 3)
         #expect(try Self.query(promPort, #"sum(dkim_milter_signatures_verified_total{result="fail"})"#) == 3)
         #expect(try Self.query(promPort, "dkim_milter_messages_in_flight") == 0)
+        // Every message's phases are in the (lock-free) histograms, which Prometheus reads as histograms.
+        #expect(try Self.query(promPort, #"dkim_milter_message_phase_seconds_count{phase="headers"}"#) == total)
+        #expect(try Self.query(promPort, #"dkim_milter_message_phase_seconds_bucket{phase="body",le="+Inf"}"#)
+                == total)
+        #expect(try Self.query(promPort,
+            #"histogram_quantile(0.5, dkim_milter_message_phase_seconds_bucket{phase="headers"}) < 1"#) != nil)
         #expect(try Self.query(promPort, #"dkim_milter_build_info{version="\#(MilterVersion.current)"}"#) == 1)
         #expect(try Self.query(promPort, #"up{job="dkim-milter"}"#) == 1)
 
