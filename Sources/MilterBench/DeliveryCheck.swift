@@ -5,12 +5,14 @@ import Foundation
 
 /// What a message delivered to the sink must look like after one path through Postfix: signed
 /// (and the signature verifying), carrying one Authentication-Results of ours with the given
-/// result (`dkim=pass`, `dkim=none`), or unchanged (no signature and no results of ours added).
+/// result (`dkim=pass`, `dkim=none`), unchanged (no signature and no results of ours added), or
+/// unchanged but for one field of the given name (the null milter's floor signature).
 public struct DeliveryCheck {
     public enum Expectation: Sendable {
         case signed
         case results(String)
         case unchanged
+        case addedField(String)
     }
 
     public let expectation: Expectation
@@ -50,6 +52,12 @@ public struct DeliveryCheck {
         case .unchanged:
             guard signatures == (originallySigned ? 1 : 0), ours.isEmpty else {
                 return "changed: \(signatures) DKIM-Signature fields, our results \(ours)"
+            }
+        case .addedField(let name):
+            let added = fields.filter { $0.name.lowercased() == name.lowercased() }
+            guard signatures == (originallySigned ? 1 : 0), ours.isEmpty, added.count == 1,
+                  added[0].value.contains("b=") else {
+                return "\(added.count) \(name) fields, \(signatures) DKIM-Signature fields, our results \(ours)"
             }
         }
         return nil

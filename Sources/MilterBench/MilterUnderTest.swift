@@ -16,6 +16,9 @@ public final class MilterUnderTest {
         case dkimMilterObserved = "dkim-milter+json+metrics"
         /// Sources/null-milter: negotiates the steps dkim-milter negotiates and accepts every message.
         case null = "null-milter"
+        /// The null milter given the key: one RSA signature and one added field per message, the
+        /// least a libmilter signer does.
+        case nullSign = "null-milter+rsa"
     }
 
     public let kind: Kind
@@ -80,10 +83,10 @@ public final class MilterUnderTest {
         case .opendkim:
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/opendkim")
             process.arguments = ["-f", "-x", directory + "/milter.conf", "-p", socket]
-        case .null:
+        case .null, .nullSign:
             process.executableURL = URL(fileURLWithPath: dkimMilterPath).deletingLastPathComponent()
                 .appendingPathComponent("null-milter")
-            process.arguments = [socket]
+            process.arguments = kind == .nullSign ? [socket, key] : [socket]
         }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

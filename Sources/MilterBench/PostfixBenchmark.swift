@@ -85,7 +85,9 @@ public struct PostfixBenchmark {
     /// main.cf, named "PATH (label)".
     public mutating func compare(with binary: String?, postfixSettings: [String: String] = [:], label: String) {
         entries = entries.flatMap { e -> [Entry] in
-            guard e.path.milter == .dkimMilter || e.path.milter == .null else { return [e] }
+            guard e.path.milter == .dkimMilter || e.path.milter == .null || e.path.milter == .nullSign else {
+                return [e]
+            }
             var other = e
             other.dkimMilterPath = binary ?? e.dkimMilterPath
             other.postfixSettings.merge(postfixSettings) { $1 }

@@ -1,11 +1,13 @@
 /// One way through a throwaway Postfix: with no milter, with the null milter (libmilter and
-/// Postfix's own floor), with dkim-milter signing, verifying, passing unsigned mail in verify mode
+/// Postfix's own floor), with the null milter making one RSA signature per message (the floor under
+/// any libmilter signer), with dkim-milter signing, verifying, passing unsigned mail in verify mode
 /// (nothing to sign or check: only `dkim=none` is added, as `dkim-bench milter`'s pass), or
 /// leaving outside mail untouched in sign-only mode (accepted at end of headers), or with
 /// OpenDKIM signing (the same key and configuration).
 public enum PostfixPath: String, CaseIterable, Sendable {
     case none = "no milter"
     case null = "null milter"
+    case nullSign = "null milter + RSA signature"
     case sign = "dkim-milter sign"
     case verify = "dkim-milter verify"
     case pass = "dkim-milter pass"
@@ -17,6 +19,7 @@ public enum PostfixPath: String, CaseIterable, Sendable {
         switch self {
         case .none: "none"
         case .null: "null"
+        case .nullSign: "null-sign"
         case .sign: "sign"
         case .verify: "verify"
         case .pass: "pass"
@@ -35,6 +38,7 @@ public enum PostfixPath: String, CaseIterable, Sendable {
         switch self {
         case .none: nil
         case .null: .null
+        case .nullSign: .nullSign
         case .sign, .verify, .pass, .untouched: .dkimMilter
         case .opendkim: .opendkim
         }
@@ -62,6 +66,7 @@ public enum PostfixPath: String, CaseIterable, Sendable {
         case .sign, .opendkim: .signed
         case .verify: .results("dkim=pass")
         case .pass: .results("dkim=none")
+        case .nullSign: .addedField("X-Floor-Signature")
         case .none, .null, .untouched: .unchanged
         }
     }

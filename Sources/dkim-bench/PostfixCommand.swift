@@ -9,8 +9,9 @@ struct PostfixCommand: ParsableCommand {
         abstract: "Mail through a throwaway Postfix: no milter, the null milter, dkim-milter, OpenDKIM; "
             + "msg/s, share kept, CPU per message.")
 
-    @Option(help: "Paths: none, null, sign, verify, pass, untouched, opendkim (comma separated; each round's order).")
-    var paths = "none,null,sign,verify,pass,untouched,opendkim"
+    @Option(help: ArgumentHelp("Paths: none, null, null-sign, sign, verify, pass, untouched, opendkim "
+        + "(comma separated; each round's order)."))
+    var paths = "none,null,null-sign,sign,verify,pass,untouched,opendkim"
     @Option(help: "Message sizes: 2k, 100k.") var sizes = "2k,100k"
     @Option(help: "The milter's socket: unix, inet.") var sockets = "unix,inet"
     @Option(help: "Messages per measured run.") var messages = 3000
@@ -32,7 +33,8 @@ struct PostfixCommand: ParsableCommand {
 
     func validate() throws {
         for p in list(paths) where PostfixPath(option: p) == nil {
-            throw ValidationError("--paths: none, null, sign, verify, pass, untouched or opendkim, not \(p)")
+            throw ValidationError(
+                "--paths: none, null, null-sign, sign, verify, pass, untouched or opendkim, not \(p)")
         }
         for s in list(sizes) where BenchFormat.bytes(s) == nil {
             throw ValidationError("--sizes: 2k, 100k, 1m or a number of bytes, not \(s)")

@@ -58,5 +58,10 @@ import Testing
         let untouched = try DeliveryCheck(.unchanged, records: records)
         #expect(untouched.problem(unsigned, originallySigned: false) == nil)
         #expect(untouched.problem(results + unsigned, originallySigned: false) != nil)
+        let floor = try DeliveryCheck(.addedField("X-Floor-Signature"), records: records)
+        let floorSigned = Array("X-Floor-Signature: b=AAAA\r\n".utf8) + unsigned
+        #expect(floor.problem(floorSigned, originallySigned: false) == nil)
+        #expect(floor.problem(unsigned, originallySigned: false)?.contains("0 X-Floor-Signature") == true)
+        #expect(floor.problem(signed, originallySigned: false) != nil)
     }
 }
