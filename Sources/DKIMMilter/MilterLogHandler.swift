@@ -45,13 +45,11 @@ public struct MilterLogHandler: LogHandler {
 
     public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
                     file: String, function: String, line: UInt) {
-        switch (format, destination) {
-        case (.json, .standardError) where write == nil:
-            Self.writeToStandardError(Self.json(level: level, message: message.description, metadata: metadata,
-                                                extra: extra).line())
+        if format == .json, destination == .standardError, write == nil {
+            // The per-message path: the object's bytes go out as they are, with no String between.
+            let line = Self.json(level: level, message: message.description, metadata: metadata, extra: extra)
+            Self.writeToStandardError(line.line())
             return
-        default:
-            break
         }
         let text: String
         switch format {
