@@ -38,7 +38,7 @@ let package = Package(
         // smfi_*): callbacks, host, sockets, signals, DNS lookups, OpenSSL keys.
         .systemLibrary(name: "CMilter", pkgConfig: "milter", providers: [.apt(["libmilter-dev"])]),
         .target(name: "DKIMMilter", dependencies: [
-            "DKIMMilterCore", "DKIM", "DKIMOpenSSL", "DKIMDNS", "DKIMPostgres", "CMilter",
+            "DKIMMilterCore", "DKIM", "DKIMKeyCheck", "DKIMOpenSSL", "DKIMDNS", "DKIMPostgres", "CMilter",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "FlyingFox", package: "FlyingFox"),

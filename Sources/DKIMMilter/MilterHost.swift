@@ -1,4 +1,5 @@
 import DKIM
+import DKIMKeyCheck
 import DKIMMilterCore
 import DKIMOpenSSL
 import Dispatch
@@ -52,7 +53,13 @@ public final class MilterHost: Sendable {
         if c.keyTable == nil && c.keyFile == nil {
             var warnings: [String] = []
             do {
-                store = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+                let reread = try KeyStore.load(c, loader: OpenSSLCryptoProvider(), warnings: &warnings)
+                if let gone = Self.vanishedSigningKey(running: policy.keys, reread: reread) {
+                    log.error("key check: the key file \(gone.path) (\(gone.domain) s=\(gone.selector)) is gone; "
+                        + "keeping the running keys: restore it, or restart dkim-milter to stop signing with it")
+                } else {
+                    store = reread
+                }
             } catch {
                 log.error("key check: cannot read the key store again, keeping the running keys: \(error)")
             }
@@ -96,6 +103,21 @@ public final class MilterHost: Sendable {
         } catch {
             metrics.recordReload(succeeded: false)
             log.error("reload failed, keeping the running configuration: \(error)")
+        }
+    }
+
+    /// A key that signs (pending or active) whose file has vanished from the keys directory while
+    /// its domain's keys.state (or the lack of one) still says it signs: a mistake far more often
+    /// than a way to stop a key, so the running keys are kept, as a reload keeps them
+    /// (`reloadNow`). A key that `dkimkey rotate` has retired, revoked or deleted in keys.state
+    /// leaves when its file goes, as rotation moves it away.
+    static func vanishedSigningKey(running: KeyStore, reread: KeyStore) -> SigningKey? {
+        running.allKeys.first { k in
+            guard k.lifecycle.maySign, !reread.allKeys.contains(where: { $0.path == k.path }),
+                  !FileManager.default.fileExists(atPath: k.path) else { return false }
+            let folder = URL(fileURLWithPath: k.path).deletingLastPathComponent().path
+            guard let states = try? KeyStateFile.read(directory: folder, domain: k.domain) else { return true }
+            return states[k.selector]?.state.maySign ?? false
         }
     }
 

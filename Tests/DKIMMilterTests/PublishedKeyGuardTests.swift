@@ -53,6 +53,62 @@ import Testing
         }
     }
 
+    /// Waits (bounded) until DNS has been asked `count` more times for `name`: that many key checks.
+    static func waitForKeyChecks(_ dns: FakeDNSServer, _ name: String, _ count: Int) -> Bool {
+        let asked = dns.queries(for: name)
+        let deadline = Date().addingTimeInterval(30)
+        while dns.queries(for: name) < asked + count && Date() < deadline { usleep(20_000) }
+        return dns.queries(for: name) >= asked + count
+    }
+
+    /// A key file deleted by hand between two key checks: the check, which reads the keys directory
+    /// again, keeps signing with the running key and names the file, as a reload does.
+    @Test func aSigningKeyWhoseFileVanishesKeepsSigningAndTheFileIsNamed() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let records = try Self.keyStore(dir, [("good", "rsa2048a.pem")])
+        let dns = try FakeDNSServer(["good._domainkey.example.com": .txt([records["good"]!.txtStrings])])
+        let milter = try Self.start(dir, dns: dns)
+        defer { milter.stop() }
+        #expect(try Self.signedSelectors(milter) == ["good"])
+        let path = dir + "/keys/example.com/good.pem"
+        try FileManager.default.removeItem(atPath: path)
+        #expect(milter.logContains("key check: the key file \(path) (example.com s=good) is gone; keeping the running "
+                                   + "keys"), "\(milter.log)")
+        #expect(Self.waitForKeyChecks(dns, "good._domainkey.example.com", 2), "\(milter.log)")
+        #expect(try Self.signedSelectors(milter) == ["good"])
+    }
+
+    /// A key that keys.state says is retiring (dkimkey rotate moves its file away later) leaves the
+    /// running keys when its file goes, with no complaint; the active key signs on.
+    @Test func aRetiredKeyWhoseFileIsMovedAwayLeavesQuietly() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let records = try Self.keyStore(dir, [("new", "rsa2048a.pem"), ("old", "rsa2048b.pem")])
+        let now = Int(Date().timeIntervalSince1970)
+        let states = KeyStateFile(domain: "example.com", entries: [
+            .init(selector: "new", state: .active, since: now - 60),
+            .init(selector: "old", state: .retiring, since: now - 60, until: now + 86400),
+        ])
+        try states.write(directory: dir + "/keys/example.com")
+        let dns = try FakeDNSServer(["new._domainkey.example.com": .txt([records["new"]!.txtStrings]),
+                                     "old._domainkey.example.com": .txt([records["old"]!.txtStrings])])
+        let milter = try Self.start(dir, dns: dns)
+        defer { milter.stop() }
+        #expect(try Self.signedSelectors(milter) == ["new"])
+        try FileManager.default.createDirectory(atPath: dir + "/keys/example.com/retired",
+                                                withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: dir + "/keys/example.com/old.pem",
+                                         toPath: dir + "/keys/example.com/retired/old.pem")
+        // The old key is no longer asked for once a check has read the directory again.
+        #expect(Self.waitForKeyChecks(dns, "new._domainkey.example.com", 2), "\(milter.log)")
+        let oldAsked = dns.queries(for: "old._domainkey.example.com")
+        #expect(Self.waitForKeyChecks(dns, "new._domainkey.example.com", 2), "\(milter.log)")
+        #expect(dns.queries(for: "old._domainkey.example.com") == oldAsked, "\(milter.log)")
+        #expect(!milter.log.contains("is gone"), "\(milter.log)")
+        #expect(try Self.signedSelectors(milter) == ["new"])
+    }
+
     @Test func anUnpublishedKeyDoesNotSignWhileAPublishedOneExists() throws {
         let dir = try Fixtures.makeTemporaryDirectory()
         defer { Fixtures.removeTemporaryDirectory(dir) }
