@@ -221,7 +221,10 @@ enum MilterCallbacks {
             let noReply = c.noReply & UInt(SMFIP_NR_EOH) != 0
             switch s.endOfHeaders() {
             case .accept:
-                return noReply ? SMFIS_NOREPLY : SMFIS_ACCEPT
+                guard !noReply else { return SMFIS_NOREPLY }
+                // Accepted: the MTA sends no more of this message, so its outcome is recorded now.
+                if let outcome = s.acceptedAtEndOfHeaders() { MilterHost.current.withLock { $0 }?.record(outcome) }
+                return SMFIS_ACCEPT
             case .continue:
                 return noReply ? SMFIS_NOREPLY : SMFIS_CONTINUE
             case .lookUp(let names):

@@ -272,6 +272,20 @@ public final class MilterSession {
         return result
     }
 
+    /// The MTA was answered ACCEPT at end of headers (`EndOfHeadersAction.accept`): it sends neither
+    /// the body nor the end of message (milter protocol, SMFIR_ACCEPT), so the message ends here,
+    /// passed untouched, and its outcome is this one, not an abort when the connection closes.
+    /// - Returns: its outcome, or nil when no message was waiting to pass.
+    public func acceptedAtEndOfHeaders() -> MessageOutcome? {
+        guard case .passing(let context, let overflow) = state else { return nil }
+        state = .idle
+        var outcome = finishPassing(context, headerOverflow: overflow).outcome
+        outcome.timings = MessageOutcome.Timings(headers: Self.seconds(context.endOfHeaders - context.started),
+                                                 body: 0, dnsWait: 0, crypto: 0)
+        lastOutcome = outcome
+        return outcome
+    }
+
     /// xxfi_abort (or a connection closed in the middle of a message): the message is dropped.
     /// - Returns: its outcome, or nil when no message was under way.
     @discardableResult

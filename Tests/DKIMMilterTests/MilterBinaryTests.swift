@@ -422,6 +422,32 @@ import Testing
         #expect(!milter.log.contains("reload failed"), "\(milter.log)")
     }
 
+    /// Mode s, mail from outside: accepted at end of headers, and logged as such once; not as a
+    /// message aborted when the connection closes (which it was, before).
+    @Test func anOutsideMessageInSignOnlyModeIsLoggedAsNotSignedNotAsAborted() throws {
+        let dir = try Fixtures.makeTemporaryDirectory()
+        defer { Fixtures.removeTemporaryDirectory(dir) }
+        let store = try TestKeyStore.make(in: dir, keys: [("rsa2048a.pem", "example.com", "sr2048a")])
+        try "Mode s\nKeysDirectory \(store)\n".write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
+        let milter = try MilterProcess(arguments: ["--config", dir + "/c.conf", "--test-records", Self.records],
+                                       socket: "unix:\(dir)/m.sock")
+        defer { milter.stop() }
+        for _ in 0..<2 {
+            let c = try MilterConnection(socket: milter.socket)
+            try c.negotiate()
+            _ = try c.connect(hostname: "mx.other.net", address: "198.51.100.7")
+            let r = try c.send(message: Self.message)
+            #expect(r.reply == "a")
+            #expect(r.modifications.isEmpty)
+            try c.quit()
+        }
+        let line = "not signing: client mx.other.net [198.51.100.7] is not internal and not authenticated"
+        #expect(milter.logContains(line), "\(milter.log)")
+        milter.stop(graceful: true)
+        #expect(milter.log.components(separatedBy: line).count == 3, "\(milter.log)")
+        #expect(!milter.log.contains("aborted"), "\(milter.log)")
+    }
+
     @Test func reloadAfterAKeyFileWasDeletedKeepsTheOldKeysAndNamesTheFile() throws {
         try withMilter { milter, dir in
             let path = dir + "/Keys/example.com/sr2048a.pem"

@@ -93,6 +93,29 @@ import Testing
         #expect(ignored.lastOutcome?.notes == [])
     }
 
+    /// Mode s, mail from outside: accepted at end of headers (the MTA then sends no body and no end
+    /// of message), with its own outcome, passed untouched and why; the connection closing after
+    /// it finds no message under way, so it is not counted again as aborted.
+    @Test func anOutsideMessageAcceptedAtEndOfHeadersEndsThereWithItsOwnOutcome() throws {
+        let session = MilterSession(policy: try F.policy { $0.verifies = false })
+        _ = session.connect(hostname: "evil.example.net", address: "203.0.113.9")
+        _ = session.envelopeFrom(macros: ["i": "4ABC"])
+        for (name, value) in MilterConnection.split(F.message).0 {
+            _ = session.header(name: name, value: value)
+        }
+        #expect(session.endOfHeaders() == .accept)
+        let outcome = try #require(session.acceptedAtEndOfHeaders())
+        #expect(outcome.decision == .passed)
+        #expect(outcome.reason == .notInternal)
+        #expect(outcome.reply == .accept)
+        #expect(outcome.queueID == "4ABC")
+        #expect(outcome.logLine.hasPrefix("4ABC: not signing: client evil.example.net [203.0.113.9] is not internal"),
+                "\(outcome.logLine)")
+        #expect(session.lastOutcome?.decision == .passed)
+        #expect(session.abort() == nil)
+        #expect(session.acceptedAtEndOfHeaders() == nil)
+    }
+
     @Test func doesNotSignAMessageWithTwoFromFields() throws {
         let two = Array("From: a@example.com\r\nFrom: b@example.com\r\nSubject: x\r\n\r\nbody\r\n".utf8)
         let session = MilterSession(policy: try F.policy())
